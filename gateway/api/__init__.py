@@ -1,0 +1,1 @@
+"""HTTP handlers: thin functions over the services in ``gateway.services``."""

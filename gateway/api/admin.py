@@ -1,0 +1,101 @@
+"""The management JSON API under ``/admin/api``: tenants, keys and routes.
+
+Authenticated by the bearer token in ``GATEWAY_ADMIN_TOKEN`` (no token set: token auth off).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
+from litestar.params import Body, FromPath, JSONBody
+
+from gateway.apikeys import KeyCreate, key_view
+from gateway.errors import AuthenticationFailed
+from gateway.route_config import RouteSpec, route_view
+from gateway.services import Services
+from gateway.tenants import TenantCreate, TenantUpdate, tenant_view
+
+
+def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Allow only requests bearing the configured admin token."""
+    token = connection.app.state.services.settings.admin_token
+    if token is None:
+        raise AuthenticationFailed(
+            "Admin token auth is off: set GATEWAY_ADMIN_TOKEN to use /admin/api with a bearer token.",
+            code="admin_auth_required",
+        )
+    scheme, _, presented = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.get_secret_value().encode()
+    ):
+        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+
+
+class AdminApiController(Controller):
+    """Tenants, their keys and their routes."""
+
+    path = "/admin/api"
+    guards = [admin_guard]
+    tags = ["admin"]
+
+    @get("/tenants", sync_to_thread=True)
+    def list_tenants(self, services: NamedDependency[Services]) -> dict:
+        return {"data": [tenant_view(t) for t in services.tenants.list()]}
+
+    @post("/tenants", sync_to_thread=True)
+    def create_tenant(self, services: NamedDependency[Services], data: JSONBody[TenantCreate]) -> dict:
+        return tenant_view(services.tenants.create(data))
+
+    @get("/tenants/{name:str}", sync_to_thread=True)
+    def get_tenant(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
+        return tenant_view(services.tenants.get(name))
+
+    @patch("/tenants/{name:str}", sync_to_thread=True)
+    def update_tenant(
+        self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[TenantUpdate]
+    ) -> dict:
+        return tenant_view(services.tenants.update(name, data))
+
+    @get("/tenants/{name:str}/keys", sync_to_thread=True)
+    def list_keys(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
+        return {"data": [key_view(k, name) for k in services.keys.list(name)]}
+
+    @post("/tenants/{name:str}/keys", sync_to_thread=True)
+    def create_key(
+        self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[KeyCreate | None] = None
+    ) -> dict:
+        key, raw = services.keys.create(name, data)
+        return {**key_view(key, name), "key": raw}
+
+    @delete("/keys/{key_id:str}", status_code=200, sync_to_thread=True)
+    def revoke_key(self, services: NamedDependency[Services], key_id: FromPath[str]) -> dict:
+        key, tenant = services.keys.revoke(key_id)
+        return key_view(key, tenant)
+
+    @get("/tenants/{name:str}/routes", sync_to_thread=True)
+    def list_routes(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
+        return {"data": [route_view(r) for r in services.routes.list(name)]}
+
+    @put("/tenants/{name:str}/routes/{alias:str}", sync_to_thread=True)
+    def put_route(
+        self, services: NamedDependency[Services], name: FromPath[str], alias: FromPath[str], data: JSONBody[RouteSpec]
+    ) -> dict:
+        return route_view(services.routes.put(name, alias, data))
+
+    @delete("/tenants/{name:str}/routes/{alias:str}", status_code=204, sync_to_thread=True)
+    def delete_route(self, services: NamedDependency[Services], name: FromPath[str], alias: FromPath[str]) -> None:
+        services.routes.delete(name, alias)
+
+    @get("/backends")
+    async def list_backends(self, services: NamedDependency[Services]) -> dict:
+        report = services.pool.report()
+        return {
+            "data": [
+                {"name": name, "kind": backend.kind, "models": list(backend.models), **report[name]}
+                for name, backend in services.pool.backends.items()
+            ]
+        }

@@ -1,0 +1,64 @@
+"""Prometheus metrics, kept in a registry owned by the app (no process-wide globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """The gateway's counters, histograms and gauges."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests", "Requests answered, by outcome", ["tenant", "endpoint", "backend", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Time from request to the end of the response",
+            ["tenant", "endpoint", "backend"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("gateway_tokens", "Tokens processed", ["tenant", "backend", "kind"], registry=r)
+        self.fallbacks = Counter(
+            "gateway_fallbacks",
+            "Requests served by a target after the first",
+            ["tenant", "from_backend", "to_backend"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
+        )
+        self.circuit = Gauge("gateway_backend_circuit_state", "0 closed, 1 half-open, 2 open", ["backend"], registry=r)
+        self.backend_up = Gauge("gateway_backend_up", "1 when the last health check passed", ["backend"], registry=r)
+
+    def request(self, tenant: str, endpoint: str, backend: str, status: int, seconds: float) -> None:
+        self.requests.labels(tenant, endpoint, backend, str(status)).inc()
+        self.latency.labels(tenant, endpoint, backend).observe(seconds)
+
+    def usage(self, tenant: str, backend: str, usage: dict | None) -> None:
+        if not usage:
+            return
+        self.tokens.labels(tenant, backend, "prompt").inc(usage.get("prompt_tokens") or 0)
+        self.tokens.labels(tenant, backend, "completion").inc(usage.get("completion_tokens") or 0)
+
+    def fallback(self, tenant: str, from_backend: str, to_backend: str) -> None:
+        self.fallbacks.labels(tenant, from_backend, to_backend).inc()
+
+    def upstream_error(self, backend: str, error: str) -> None:
+        self.upstream_errors.labels(backend, error).inc()
+
+    def backend_state(self, backend: str, up: bool, circuit: str) -> None:
+        self.backend_up.labels(backend).set(1 if up else 0)
+        self.circuit.labels(backend).set(_CIRCUIT_VALUES[circuit])
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

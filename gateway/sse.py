@@ -1,0 +1,123 @@
+"""The one SSE writer: relays a backend's chunks to the client and keeps per-choice state.
+
+Order on the wire, as OpenAI sends it: role chunk → content deltas → finish chunk → usage chunk
+(``choices: []``, only when the client asked with ``stream_options.include_usage``) →
+``data: [DONE]``. A failure after the first byte ends the stream with an OpenAI-shaped error
+event and ``[DONE]``, never a silent truncation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from backends.errors import BackendError
+from backends.openai_protocol import error_body
+
+log = logging.getLogger("gateway.sse")
+
+DONE = b"data: [DONE]\n\n"
+_encode = msgspec.json.Encoder().encode
+
+
+def sse_event(payload: Any) -> bytes:
+    """One ``data:`` event."""
+    return b"data: " + _encode(payload) + b"\n\n"
+
+
+@dataclass(slots=True)
+class ChoiceState:
+    """What one choice has said so far."""
+
+    index: int
+    content: list[str] = field(default_factory=list)
+    tool_call_arguments: dict[int, list[str]] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content)
+
+
+class StreamRelay:
+    """Turns ``first_chunk`` + ``rest`` into SSE bytes, tracking choices, usage and failure."""
+
+    def __init__(
+        self,
+        first_chunk: dict[str, Any],
+        rest: AsyncIterator[dict[str, Any]],
+        *,
+        include_usage: bool,
+        on_done: Callable[[StreamRelay], None],
+    ) -> None:
+        self._first = first_chunk
+        self._rest = rest
+        self._include_usage = include_usage
+        self._on_done = on_done
+        self.choices: dict[int, ChoiceState] = {}
+        self.usage: dict[str, Any] | None = None
+        self.model: str | None = first_chunk.get("model")
+        self.failed: str | None = None
+        self.completed = False
+
+    def _observe(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
+        """Record the chunk; return what the client should receive (``None``: nothing)."""
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+        choices = chunk.get("choices") or []
+        for choice in choices:
+            state = self.choices.get(choice.get("index", 0))
+            if state is None:
+                state = self.choices[choice.get("index", 0)] = ChoiceState(choice.get("index", 0))
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                state.content.append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                arguments = (call.get("function") or {}).get("arguments")
+                if arguments:
+                    state.tool_call_arguments.setdefault(call.get("index", 0), []).append(arguments)
+            if choice.get("finish_reason"):
+                state.finish_reason = choice["finish_reason"]
+        if self._include_usage:
+            return chunk
+        if not choices and usage:
+            return None
+        if "usage" in chunk:
+            chunk = {k: v for k, v in chunk.items() if k != "usage"}
+        return chunk
+
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        yield self._first
+        async for chunk in self._rest:
+            yield chunk
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The SSE byte stream for the client."""
+        try:
+            async for chunk in self._chunks():
+                outgoing = self._observe(chunk)
+                if outgoing is not None:
+                    yield sse_event(outgoing)
+            self.completed = True
+        except BackendError as error:
+            self.failed = error.message
+            yield sse_event(
+                error_body(
+                    f"The upstream failed mid-stream: {error.message}", "upstream_error", None, "upstream_stream_error"
+                )
+            )
+        except Exception:
+            log.exception("stream relay failed")
+            self.failed = "internal error"
+            yield sse_event(error_body("The gateway failed mid-stream.", "api_error", None, "internal_error"))
+        finally:
+            aclose = getattr(self._rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._on_done(self)
+        yield DONE

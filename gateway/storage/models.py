@@ -1,0 +1,69 @@
+"""The tables. Changes to them go through an Alembic migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Tenant(SQLModel, table=True):
+    """An organisation using the gateway, with its limits."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    enabled: bool = True
+    rpm: int | None = None
+    tps: int | None = None
+    daily_tokens: int | None = None
+    max_concurrency: int | None = None
+    allow_default_models: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A tenant's API key; only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=32)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    name: str = Field(default="", max_length=128)
+    prefix: str = Field(max_length=32)
+    key_hash: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class Route(SQLModel, table=True):
+    """A tenant's model alias → ordered, weighted targets and a fallback chain."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "alias"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    alias: str = Field(max_length=128)
+    targets: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    fallback: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DirectoryState(SQLModel, table=True):
+    """One row whose version increases with every change to tenants, keys or routes.
+
+    Every replica polls it; a new version makes the replica reload its in-memory directory.
+    """
+
+    __tablename__ = "directory_state"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0

@@ -1,0 +1,63 @@
+"""Running the real gateway on a loopback port for tests, and setting up tenants through its API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+
+from gateway.app import create_app
+from gateway.services import Services
+from gateway.settings import Settings
+from tests.fakes.server import serve_in_thread
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    services: Services
+    admin: httpx.Client
+
+    def openai(self, key: str, **kwargs: Any) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **kwargs)
+
+    def tenant(self, name: str, **limits: Any) -> str:
+        """Create a tenant with the admin API and return a fresh key for it."""
+        response = self.admin.post("/admin/api/tenants", json={"name": name, **limits})
+        assert response.status_code == 201, response.text
+        return self.key(name)
+
+    def key(self, tenant: str, **spec: Any) -> str:
+        response = self.admin.post(f"/admin/api/tenants/{tenant}/keys", json=spec or None)
+        assert response.status_code == 201, response.text
+        return response.json()["key"]
+
+    def route(self, tenant: str, alias: str, targets: list[dict], fallback: list[dict] | None = None) -> None:
+        body = {"targets": targets, "fallback": fallback or []}
+        response = self.admin.put(f"/admin/api/tenants/{tenant}/routes/{alias}", json=body)
+        assert response.status_code == 200, response.text
+
+
+def settings_for(database_url: str, data_dir, backends: list[dict], **extra: Any) -> Settings:
+    return Settings.load(
+        database_url=database_url,
+        data_dir=data_dir,
+        backends=backends,
+        admin_token=ADMIN_TOKEN,
+        directory_refresh_seconds=0.2,
+        **extra,
+    )
+
+
+@contextmanager
+def running_gateway(settings: Settings) -> Iterator[RunningGateway]:
+    app = create_app(settings)
+    with serve_in_thread(app, lifespan="on") as url:
+        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
+            yield RunningGateway(url, app.state.services, admin)
