@@ -65,7 +65,7 @@ class EmbeddingsRequest(msgspec.Struct, forbid_unknown_fields=False):
     """``POST /v1/embeddings`` body."""
 
     model: str
-    input: str | list[str] | list[int] | list[list[int]]
+    input: str | list[str | int | list[int]]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: _PositiveInt | None = None
     user: str | None = None

@@ -105,6 +105,7 @@ class Directory:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        self.db.on_directory_change.append(self.reload)
         try:
             await asyncio.to_thread(self.reload)
         except Exception:
@@ -116,7 +117,7 @@ class Directory:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await asyncio.to_thread(self._flush_last_use)
+        await asyncio.to_thread(self.flush_last_use)
 
     def reload(self) -> None:
         """Read tenants, live keys and routes into a new snapshot (blocking; run in a thread)."""
@@ -211,7 +212,7 @@ class Directory:
             stmt = select(ApiKey.id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
             return session.exec(stmt).first() is not None
 
-    def _flush_last_use(self) -> None:
+    def flush_last_use(self) -> None:
         pending, self._last_use = self._last_use, {}
         try:
             ApiKeyService(self.db).record_last_use(pending)
@@ -224,4 +225,4 @@ class Directory:
         while True:
             await asyncio.sleep(_LAST_USE_FLUSH_SECONDS)
             if self._last_use:
-                await asyncio.to_thread(self._flush_last_use)
+                await asyncio.to_thread(self.flush_last_use)

@@ -17,7 +17,7 @@ from backends.errors import (
 )
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
 from gateway.metrics import Metrics
-from gateway.resilience import CircuitBreaker, backoff_delay
+from gateway.resilience import CLOSED, CircuitBreaker, backoff_delay
 from gateway.routing import Plan, Target
 
 log = logging.getLogger("gateway.dispatch")
@@ -122,7 +122,7 @@ class Dispatcher:
                         "upstream failed",
                         extra={"backend": target.backend.name, "error": error.message, "attempt": attempt},
                     )
-                    if attempt < state.retries and _retry_same_backend(error):
+                    if attempt < state.retries and _retry_same_backend(error) and state.breaker.state == CLOSED:
                         await asyncio.sleep(backoff_delay(attempt, self.backoff_base))
                         continue
                     break

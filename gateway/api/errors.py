@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import msgspec
 from litestar import Request, Response
@@ -12,6 +13,8 @@ from backends.openai_protocol import error_body
 from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.errors")
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 _HTTP_TYPES = {
     400: "invalid_request_error",
@@ -35,16 +38,23 @@ def gateway_error(_: Request, exc: GatewayError) -> Response:
 def http_error(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     message = exc.detail
-    code = None
+    code = param = None
     if status == 413:
         message, code = "The request body is too large.", "request_too_large"
     elif isinstance(exc, NotFoundException):
         message = f"Unknown path: {request.method} {request.url.path}"
     elif isinstance(exc, ValidationException) and exc.extra:
         first = exc.extra[0] if isinstance(exc.extra, list) else exc.extra
-        message = f"{exc.detail}: {first.get('message', first) if isinstance(first, dict) else first}"
+        if isinstance(first, dict):
+            param = first.get("key") or None
+            unknown = _UNKNOWN_FIELD.search(str(first.get("message")))
+            if unknown:
+                param = unknown.group(1)
+            message = f"Invalid value for '{param}': {first.get('message')}" if param else str(first.get("message"))
+        else:
+            message = f"{exc.detail}: {first}"
     kind = _HTTP_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return _json(status, error_body(message, kind, None, code), getattr(exc, "headers", None))
+    return _json(status, error_body(message, kind, param, code), getattr(exc, "headers", None))
 
 
 def internal_error(request: Request, exc: Exception) -> Response:

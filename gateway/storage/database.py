@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, create_engine
 from gateway.storage.models import DirectoryState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_DIRECTORY_CHANGED = "gateway.directory_changed"
 
 
 def _normalise_url(url: str) -> str:
@@ -37,7 +38,11 @@ def _enable_sqlite_wal(engine: Engine) -> None:
 
 
 class Database:
-    """One engine per process; ``session()`` opens a unit of work."""
+    """One engine per process; ``session()`` opens a unit of work.
+
+    Callables in ``on_directory_change`` run after a commit that bumped the directory version,
+    so the replica that made a change sees it at once (others see it at their next poll).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
@@ -49,6 +54,7 @@ class Database:
         self.engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             _enable_sqlite_wal(self.engine)
+        self.on_directory_change: list[Callable[[], None]] = []
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
@@ -68,6 +74,9 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+        if session.info.get(_DIRECTORY_CHANGED):
+            for listener in self.on_directory_change:
+                listener()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -75,4 +84,5 @@ class Database:
 
 def bump_directory_version(session: Session) -> None:
     """Tell every replica that tenants, keys or routes changed (same transaction as the change)."""
+    session.info[_DIRECTORY_CHANGED] = True
     session.exec(update(DirectoryState).where(DirectoryState.id == 1).values(version=DirectoryState.version + 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,3 +62,13 @@ def running_gateway(settings: Settings) -> Iterator[RunningGateway]:
     with serve_in_thread(app, lifespan="on") as url:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
             yield RunningGateway(url, app.state.services, admin)
+
+
+def wait_for(condition, timeout: float = 3.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

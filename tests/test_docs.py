@@ -1,0 +1,29 @@
+"""The README documents every setting (a new setting without a line there fails this test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import BackendSettings, ResilienceSettings, RoutingSettings, Settings
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+FIELDS = (
+    [f"`{name}`" for name in Settings.model_fields if name not in ("backends", "routing", "resilience")]
+    + [f"`{name}`" for name in BackendSettings.model_fields]
+    + [f"`routing.{name}`" for name in RoutingSettings.model_fields]
+    + [f"`resilience.{name}`" for name in ResilienceSettings.model_fields]
+)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_every_setting_is_in_the_readme(field):
+    assert f"| {field} |" in README, f"{field} is not in the README's configuration tables"
+
+
+def test_the_readme_names_the_two_commands_that_ci_runs():
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert "make run" in README and "make test" in README
+    assert "make test" in ci
