@@ -11,7 +11,7 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from gateway.apikeys import KeyCreate, key_view
 from gateway.errors import AuthenticationFailed
