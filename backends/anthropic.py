@@ -147,7 +147,7 @@ class AnthropicBackend(Backend):
         try:
             yield
         except httpx.TimeoutException as exc:
-            raise BackendUnavailable(f"Anthropic timed out: {type(exc).__name__}", backend=self.name) from exc
+            raise BackendTimeout(f"Anthropic timed out: {type(exc).__name__}", backend=self.name) from exc
         except httpx.RequestError as exc:
             raise BackendUnavailable(f"Anthropic unreachable: {type(exc).__name__}: {exc}", backend=self.name) from exc
 

@@ -67,6 +67,7 @@ class BackendPool:
             for c in configs
         }
         self._tasks: list[asyncio.Task] = []
+        metrics.watch_backends(self.report)
 
     async def start(self) -> None:
         """Start every backend in the background and begin health checking."""
@@ -91,7 +92,6 @@ class BackendPool:
         if state.healthy != up:
             log.warning("backend health changed", extra={"backend": backend.name, "up": up})
         state.healthy = up
-        self.metrics.backend_state(backend.name, up, state.breaker.state)
         return up
 
     async def _health_loop(self) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 _CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -37,8 +41,6 @@ class Metrics:
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )
-        self.circuit = Gauge("gateway_backend_circuit_state", "0 closed, 1 half-open, 2 open", ["backend"], registry=r)
-        self.backend_up = Gauge("gateway_backend_up", "1 when the last health check passed", ["backend"], registry=r)
 
     def request(self, tenant: str, endpoint: str, backend: str, status: int, seconds: float) -> None:
         self.requests.labels(tenant, endpoint, backend, str(status)).inc()
@@ -56,9 +58,23 @@ class Metrics:
     def upstream_error(self, backend: str, error: str) -> None:
         self.upstream_errors.labels(backend, error).inc()
 
-    def backend_state(self, backend: str, up: bool, circuit: str) -> None:
-        self.backend_up.labels(backend).set(1 if up else 0)
-        self.circuit.labels(backend).set(_CIRCUIT_VALUES[circuit])
+    def watch_backends(self, report: Callable[[], Mapping[str, Mapping[str, object]]]) -> None:
+        """Publish each backend's health and circuit state, read from ``report()`` at scrape time."""
+        self.registry.register(_BackendStateCollector(report))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _BackendStateCollector(Collector):
+    def __init__(self, report: Callable[[], Mapping[str, Mapping[str, object]]]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily("gateway_backend_up", "1 when the last health check passed", labels=["backend"])
+        circuit = GaugeMetricFamily("gateway_backend_circuit_state", "0 closed, 1 half-open, 2 open", labels=["backend"])
+        for name, state in self._report().items():
+            up.add_metric([name], 1.0 if state["up"] else 0.0)
+            circuit.add_metric([name], _CIRCUIT_VALUES[state["circuit"]])
+        yield up
+        yield circuit

@@ -92,7 +92,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     directory_refresh_seconds: float = Field(default=0.5, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_prompts: bool = False
     local_model: str = Field(
         default="mlx-community/Qwen2.5-0.5B-Instruct-4bit",
         description="model served in process when no backend is configured (HF id, local path or 'tiny')",
