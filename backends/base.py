@@ -59,6 +59,10 @@ class Backend(abc.ABC):
     async def aclose(self) -> None:
         """Release connections and other resources."""
 
+    def count_prompt_tokens(self, body: dict[str, Any]) -> int | None:
+        """The prompt's exact token count when this backend knows the model's tokenizer, else ``None``."""
+        return None
+
     def describe_model(self, model: str) -> dict[str, Any]:
         """Extra fields for this model's entry in ``GET /v1/models``."""
         return {"owned_by": self.name}

@@ -134,6 +134,16 @@ class MLXBackend(Backend):
         """Wait until the model is loaded; raise ``BackendUnavailable`` if it failed or ``timeout`` passed."""
         await self._ready(self.load_wait_s if timeout is None else timeout)
 
+    def count_prompt_tokens(self, body: dict[str, Any]) -> int | None:
+        """The templated prompt's length in the loaded model's tokenizer (``None`` until loaded)."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        try:
+            return len(_prompt_tokens(loaded, _parse_request(body, self.max_tokens_default), self.name))
+        except BackendError:
+            return None
+
     async def health(self) -> None:
         """Return once the model is loaded; raise ``BackendUnavailable`` while loading or after a failure."""
         self._raise_if_unusable()

@@ -14,12 +14,18 @@ from gateway.storage.database import Database, bump_directory_version
 from gateway.storage.models import ApiKey, Tenant, utcnow
 from gateway.tenants import find_tenant
 
+_Limit = Annotated[int, msgspec.Meta(ge=0)]
+
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of ``POST /admin/api/tenants/{name}/keys``."""
+    """Body of ``POST /admin/api/tenants/{name}/keys``; limits here apply to this key on top of its tenant's."""
 
     name: Annotated[str, msgspec.Meta(max_length=128)] = ""
     expires_at: datetime | None = None
+    rpm: _Limit | None = None
+    tps: _Limit | None = None
+    daily_tokens: _Limit | None = None
+    max_concurrency: _Limit | None = None
 
 
 def key_view(key: ApiKey, tenant_name: str) -> dict:
@@ -37,6 +43,10 @@ def key_view(key: ApiKey, tenant_name: str) -> dict:
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
         "last_used_at": iso(key.last_used_at),
+        "rpm": key.rpm,
+        "tps": key.tps,
+        "daily_tokens": key.daily_tokens,
+        "max_concurrency": key.max_concurrency,
     }
 
 
@@ -66,6 +76,10 @@ class ApiKeyService:
                 prefix=prefix,
                 key_hash=digest,
                 expires_at=expires_at,
+                rpm=spec.rpm,
+                tps=spec.tps,
+                daily_tokens=spec.daily_tokens,
+                max_concurrency=spec.max_concurrency,
             )
             session.add(key)
             bump_directory_version(session)

@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="ParamGate management API", version="0.1.0", path="/schema"),
         debug=False,
+        logging_config=None,
     )
     app.state.services = services
     return app

@@ -1,8 +1,7 @@
-"""The chat completion path: validate, route, dispatch, relay, account."""
+"""The chat completion path: validate, route, admit, dispatch, relay, account."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,12 +12,13 @@ import msgspec
 from backends.openai_protocol import ChatCompletionRequest
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
-from gateway.metrics import Metrics
-from gateway.routing import Router, Target
+from gateway.errors import GatewayError
+from gateway.limits.estimate import completion_reservation, estimate_messages
+from gateway.metering import Meter, Metered
+from gateway.routing import Plan, Router, Target
 from gateway.sse import StreamRelay
 from gateway.validation import parse
 
-log = logging.getLogger("gateway.access")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -38,58 +38,71 @@ def served_headers(target: Target, model: str | None) -> dict[str, str]:
 class ChatService:
     """Runs ``POST /v1/chat/completions`` for an authenticated caller."""
 
-    def __init__(self, router: Router, dispatcher: Dispatcher, metrics: Metrics) -> None:
+    def __init__(self, router: Router, dispatcher: Dispatcher, meter: Meter, default_completion_tokens: int) -> None:
         self.router = router
         self.dispatcher = dispatcher
-        self.metrics = metrics
+        self.meter = meter
+        self.default_completion_tokens = default_completion_tokens
+
+    def _prompt_tokens(self, plan: Plan, body: dict[str, Any]) -> int:
+        counted = plan.targets[0].backend.count_prompt_tokens(body) if plan.targets else None
+        return counted if counted is not None else estimate_messages(body["messages"], body.get("tools"))
 
     async def complete(self, caller: Caller, raw_body: bytes, request_id: str) -> ChatOutcome:
         body, request = parse(raw_body, ChatCompletionRequest)
         plan = self.router.plan(caller.tenant, request.model)
-        started = time.perf_counter()
+        prompt_tokens = self._prompt_tokens(plan, body)
+        reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
+        metered = await self.meter.admit(caller, request_id, "chat", request.model, reserve)
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return await self._stream(caller, plan, body, include_usage, request_id, started)
-        served = await self.dispatcher.chat(plan, body, caller.tenant.name)
+            return await self._stream(metered, plan, body, include_usage, prompt_tokens)
+        try:
+            served = await self.dispatcher.chat(plan, body, caller.tenant.name)
+        except GatewayError as error:
+            await self.meter.finish(metered, status=error.status)
+            error.headers = {**metered.headers, **error.headers}
+            raise
         result: dict[str, Any] = served.result
-        self._account(caller, served.target, result.get("usage"), request_id, started, status=200)
-        return ChatOutcome(headers=served_headers(served.target, result.get("model")), body=_encode(result))
+        model = result.get("model") or served.target.model
+        await self.meter.finish(
+            metered,
+            status=200,
+            backend=served.target.backend.name,
+            model=model,
+            usage=result.get("usage"),
+            fell_back=served.fell_back,
+        )
+        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, body=_encode(result))
 
     async def _stream(
-        self, caller: Caller, plan, body: dict[str, Any], include_usage: bool, request_id: str, started: float
+        self, metered: Metered, plan: Plan, body: dict[str, Any], include_usage: bool, prompt_tokens: int
     ) -> ChatOutcome:
-        served = await self.dispatcher.open_stream(plan, body, caller.tenant.name)
+        try:
+            served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
+        except GatewayError as error:
+            await self.meter.finish(metered, status=error.status)
+            error.headers = {**metered.headers, **error.headers}
+            raise
         first, rest = served.result
         target = served.target
+        ttft = time.perf_counter() - metered.started
 
-        def on_done(relay: StreamRelay) -> None:
+        async def on_done(relay: StreamRelay) -> None:
             if relay.failed:
                 self.dispatcher.record_stream_failure(target)
             status = 200 if relay.completed else (502 if relay.failed else 499)
-            self._account(caller, target, relay.usage, request_id, started, status=status)
+            usage = relay.usage or {"prompt_tokens": prompt_tokens, "completion_tokens": relay.deltas_seen}
+            await self.meter.finish(
+                metered,
+                status=status,
+                backend=target.backend.name,
+                model=relay.model or target.model,
+                usage=usage,
+                ttft=ttft,
+                fell_back=served.fell_back,
+            )
 
         relay = StreamRelay(first, rest, include_usage=include_usage, on_done=on_done)
-        return ChatOutcome(headers=served_headers(target, relay.model), stream=relay.events())
-
-    def _account(
-        self, caller: Caller, target: Target, usage: dict | None, request_id: str, started: float, status: int
-    ) -> None:
-        elapsed = time.perf_counter() - started
-        tenant = caller.tenant.name
-        self.metrics.request(tenant, "chat", target.backend.name, status, elapsed)
-        self.metrics.usage(tenant, target.backend.name, usage)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "chat completion",
-                extra={
-                    "request_id": request_id,
-                    "tenant": tenant,
-                    "key_id": caller.key.id,
-                    "backend": target.backend.name,
-                    "model": target.model,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "prompt_tokens": (usage or {}).get("prompt_tokens"),
-                    "completion_tokens": (usage or {}).get("completion_tokens"),
-                },
-            )
+        headers = {**metered.headers, **served_headers(target, relay.model)}
+        return ChatOutcome(headers=headers, stream=relay.events())

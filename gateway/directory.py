@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from gateway.apikeys import ApiKeyService
 from gateway.errors import AuthenticationFailed, PermissionDenied
@@ -64,6 +64,10 @@ class KeyRecord:
     id: str
     tenant_id: int
     expires_at: float | None
+    rpm: int | None = None
+    tps: int | None = None
+    daily_tokens: int | None = None
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,11 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 class Directory:
-    """Authenticates keys against an in-memory snapshot kept fresh by polling."""
+    """Authenticates keys against an in-memory snapshot kept fresh by polling.
+
+    ``reload_hooks`` run inside every reload with its session, for other admin-managed
+    settings that ride on the same version number (prices).
+    """
 
     def __init__(self, db: Database, refresh_seconds: float = 0.5) -> None:
         self.db = db
@@ -103,6 +111,7 @@ class Directory:
         self._unknown: dict[str, float] = {}
         self._last_use: dict[str, datetime] = {}
         self._tasks: list[asyncio.Task] = []
+        self.reload_hooks: list[Callable[[Session], None]] = []
 
     async def start(self) -> None:
         self.db.on_directory_change.append(self.reload)
@@ -143,9 +152,13 @@ class Directory:
                 for t in session.exec(select(Tenant))
             }
             keys = {
-                k.key_hash: KeyRecord(k.id, k.tenant_id, _epoch(k.expires_at))
+                k.key_hash: KeyRecord(
+                    k.id, k.tenant_id, _epoch(k.expires_at), k.rpm, k.tps, k.daily_tokens, k.max_concurrency
+                )
                 for k in session.exec(select(ApiKey).where(ApiKey.revoked_at.is_(None)))
             }
+            for hook in self.reload_hooks:
+                hook(session)
         self.snapshot = Snapshot(version, MappingProxyType(keys), MappingProxyType(tenants))
         self._unknown.clear()
         self.storage_ok = True

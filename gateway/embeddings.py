@@ -1,8 +1,6 @@
-"""``POST /v1/embeddings``: routed like chat, to backends that serve embeddings."""
+"""``POST /v1/embeddings``: routed, admitted and accounted like chat, to backends that serve embeddings."""
 
 from __future__ import annotations
-
-import time
 
 import msgspec
 
@@ -10,7 +8,9 @@ from backends.openai_protocol import EmbeddingsRequest
 from gateway.chat import ChatOutcome, served_headers
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
-from gateway.metrics import Metrics
+from gateway.errors import GatewayError
+from gateway.limits.estimate import estimate_embedding_input
+from gateway.metering import Meter
 from gateway.routing import Router
 from gateway.validation import parse
 
@@ -20,19 +20,31 @@ _encode = msgspec.json.Encoder().encode
 class EmbeddingsService:
     """Runs ``POST /v1/embeddings`` for an authenticated caller."""
 
-    def __init__(self, router: Router, dispatcher: Dispatcher, metrics: Metrics) -> None:
+    def __init__(self, router: Router, dispatcher: Dispatcher, meter: Meter) -> None:
         self.router = router
         self.dispatcher = dispatcher
-        self.metrics = metrics
+        self.meter = meter
 
-    async def embed(self, caller: Caller, raw_body: bytes) -> ChatOutcome:
+    async def embed(self, caller: Caller, raw_body: bytes, request_id: str) -> ChatOutcome:
         body, request = parse(raw_body, EmbeddingsRequest)
         plan = self.router.plan(caller.tenant, request.model)
-        started = time.perf_counter()
-        served = await self.dispatcher.embeddings(plan, body, caller.tenant.name)
+        tokens = estimate_embedding_input(body["input"])
+        metered = await self.meter.admit(caller, request_id, "embeddings", request.model, tokens)
+        try:
+            served = await self.dispatcher.embeddings(plan, body, caller.tenant.name)
+        except GatewayError as error:
+            await self.meter.finish(metered, status=error.status)
+            error.headers = {**metered.headers, **error.headers}
+            raise
         result = served.result
-        self.metrics.request(
-            caller.tenant.name, "embeddings", served.target.backend.name, 200, time.perf_counter() - started
+        model = result.get("model") or served.target.model
+        usage = result.get("usage") or {}
+        await self.meter.finish(
+            metered,
+            status=200,
+            backend=served.target.backend.name,
+            model=model,
+            usage={"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": 0},
+            fell_back=served.fell_back,
         )
-        self.metrics.usage(caller.tenant.name, served.target.backend.name, result.get("usage"))
-        return ChatOutcome(headers=served_headers(served.target, result.get("model")), body=_encode(result))
+        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, body=_encode(result))

@@ -38,6 +38,12 @@ class Metrics:
             ["tenant", "from_backend", "to_backend"],
             registry=r,
         )
+        self.limiter_fallbacks = Counter(
+            "gateway_limiter_fallbacks",
+            "Admissions decided without the shared limiter (Redis unreachable), by mode",
+            ["mode"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.accounting.ledger import Ledger
+from gateway.accounting.price_admin import PriceService
+from gateway.accounting.pricing import PriceBook
+from gateway.accounting.spool import Spool
+from gateway.accounting.usage import UsageService
 from gateway.apikeys import ApiKeyService
 from gateway.backend_pool import BackendPool
 from gateway.chat import ChatService
 from gateway.directory import Directory
 from gateway.dispatch import Dispatcher
 from gateway.embeddings import EmbeddingsService
+from gateway.limits.limiter import Limiter
+from gateway.limits.memory import InMemoryLimiter
+from gateway.metering import Meter
 from gateway.metrics import Metrics
 from gateway.route_config import RouteService
 from gateway.routing import Router
@@ -33,6 +41,11 @@ class Services:
     tenants: TenantService
     keys: ApiKeyService
     routes: RouteService
+    limiter: Limiter
+    ledger: Ledger
+    prices: PriceBook
+    price_admin: PriceService
+    usage: UsageService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -42,26 +55,65 @@ class Services:
         router = Router(pool.backends, pool.context_windows, settings.routing.fallback)
         dispatcher = Dispatcher(pool.states, metrics, settings.resilience.retry_backoff_seconds)
         catalog = {name: backend.models for name, backend in pool.backends.items()}
+        limiter = build_limiter(settings, metrics)
+        ledger = Ledger(db, Spool(settings.data_dir / "spool", settings.ledger.fsync), settings.ledger.flush_interval_seconds)
+        prices = PriceBook(settings.pricing, {name: backend.kind for name, backend in pool.backends.items()})
+        directory = Directory(db, settings.directory_refresh_seconds)
+        directory.reload_hooks.append(prices.load_overrides)
+        meter = Meter(limiter, ledger, prices, metrics)
+        default_completion = settings.limits.default_completion_tokens
         return cls(
             settings=settings,
             db=db,
             metrics=metrics,
             pool=pool,
-            directory=Directory(db, settings.directory_refresh_seconds),
+            directory=directory,
             router=router,
-            chat=ChatService(router, dispatcher, metrics),
-            embeddings=EmbeddingsService(router, dispatcher, metrics),
+            chat=ChatService(router, dispatcher, meter, default_completion),
+            embeddings=EmbeddingsService(router, dispatcher, meter),
             tenants=TenantService(db),
             keys=ApiKeyService(db),
             routes=RouteService(db, catalog),
+            limiter=limiter,
+            ledger=ledger,
+            prices=prices,
+            price_admin=PriceService(db, catalog),
+            usage=UsageService(db),
         )
 
     async def start(self) -> None:
         self.db.migrate()
+        await self.ledger.start()
+        await self.limiter.start()
         await self.directory.start()
         await self.pool.start()
 
     async def stop(self) -> None:
         await self.pool.close()
+        await self.limiter.aclose()
+        await self.ledger.stop()
         await self.directory.stop()
         self.db.dispose()
+
+
+def build_limiter(settings: Settings, metrics: Metrics) -> Limiter:
+    """In-memory for one process; Redis (with the configured failure mode) when ``limits.redis_url`` is set."""
+    config = settings.limits
+    local = InMemoryLimiter(config.daily_reset_hour_utc, config.lease_seconds)
+    if not config.redis_url:
+        return local
+    from gateway.limits.redis_limiter import RedisLimiter
+    from gateway.limits.resilient import ResilientLimiter
+
+    shared = RedisLimiter(
+        config.redis_url,
+        config.daily_reset_hour_utc,
+        config.lease_seconds,
+        timeout=config.redis_timeout_seconds,
+        pool_timeout=config.redis_timeout_seconds,
+        key_prefix=config.redis_key_prefix,
+    )
+    return ResilientLimiter(
+        shared, local, fail_open=config.redis_failure == "open",
+        on_fallback=lambda mode: metrics.limiter_fallbacks.labels(mode).inc(),
+    )

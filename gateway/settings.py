@@ -77,6 +77,53 @@ class ResilienceSettings(BaseModel):
     health_check_interval_seconds: float = Field(default=10.0, gt=0)
 
 
+class LimitSettings(BaseModel):
+    """``[limits]``: where counters live and how admission estimates tokens."""
+
+    model_config = {"extra": "forbid"}
+
+    redis_url: str = Field(default="", description="empty: limits kept in this process's memory")
+    redis_failure: Literal["open", "closed"] = "open"
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_key_prefix: str = Field(default="gw", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    daily_reset_hour_utc: int = Field(default=0, ge=0, le=23)
+    default_completion_tokens: int = Field(default=512, ge=1)
+    lease_seconds: float = Field(default=600.0, gt=0)
+
+
+class ModelPriceSettings(BaseModel):
+    """One ``[[pricing.models]]`` table: the price of one backend's model (``*`` for all of them)."""
+
+    model_config = {"extra": "forbid"}
+
+    backend: str
+    model: str = "*"
+    input_per_million: float = Field(default=0.0, ge=0)
+    output_per_million: float = Field(default=0.0, ge=0)
+    per_gpu_second: float = Field(default=0.0, ge=0)
+
+
+class PricingSettings(BaseModel):
+    """``[pricing]``: prices for the ledger, and what an unpriced model costs (never nothing)."""
+
+    model_config = {"extra": "forbid"}
+
+    currency: str = "USD"
+    self_hosted_per_gpu_second: float = Field(default=0.0005, ge=0)
+    api_input_per_million: float = Field(default=3.0, ge=0)
+    api_output_per_million: float = Field(default=15.0, ge=0)
+    models: list[ModelPriceSettings] = Field(default_factory=list)
+
+
+class LedgerSettings(BaseModel):
+    """``[ledger]``: the durable usage spool and its flush to the database."""
+
+    model_config = {"extra": "forbid"}
+
+    flush_interval_seconds: float = Field(default=0.5, gt=0)
+    fsync: bool = False
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads from its configuration."""
 
@@ -100,6 +147,9 @@ class Settings(BaseSettings):
     backends: list[BackendSettings] = Field(default_factory=list)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ event and ``[DONE]``, never a silent truncation.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,12 @@ class ChoiceState:
 
 
 class StreamRelay:
-    """Turns ``first_chunk`` + ``rest`` into SSE bytes, tracking choices, usage and failure."""
+    """Turns ``first_chunk`` + ``rest`` into SSE bytes, tracking choices, usage and failure.
+
+    ``on_done`` runs once the stream has ended, however it ended, before ``[DONE]`` is sent;
+    ``deltas_seen`` counts content and tool-call deltas (about one token each), the usage
+    charged when a client leaves before the upstream reported its own.
+    """
 
     def __init__(
         self,
@@ -52,7 +57,7 @@ class StreamRelay:
         rest: AsyncIterator[dict[str, Any]],
         *,
         include_usage: bool,
-        on_done: Callable[[StreamRelay], None],
+        on_done: Callable[[StreamRelay], Awaitable[None]],
     ) -> None:
         self._first = first_chunk
         self._rest = rest
@@ -63,6 +68,7 @@ class StreamRelay:
         self.model: str | None = first_chunk.get("model")
         self.failed: str | None = None
         self.completed = False
+        self.deltas_seen = 0
 
     def _observe(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
         """Record the chunk; return what the client should receive (``None``: nothing)."""
@@ -75,6 +81,8 @@ class StreamRelay:
             if state is None:
                 state = self.choices[choice.get("index", 0)] = ChoiceState(choice.get("index", 0))
             delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("tool_calls"):
+                self.deltas_seen += 1
             if delta.get("content"):
                 state.content.append(delta["content"])
             for call in delta.get("tool_calls") or ():
@@ -119,5 +127,5 @@ class StreamRelay:
             aclose = getattr(self._rest, "aclose", None)
             if aclose is not None:
                 await aclose()
-            self._on_done(self)
+            await self._on_done(self)
         yield DONE

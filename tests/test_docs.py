@@ -6,15 +6,32 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import BackendSettings, ResilienceSettings, RoutingSettings, Settings
+from gateway.settings import (
+    BackendSettings,
+    LedgerSettings,
+    LimitSettings,
+    ModelPriceSettings,
+    PricingSettings,
+    ResilienceSettings,
+    RoutingSettings,
+    Settings,
+)
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 FIELDS = (
-    [f"`{name}`" for name in Settings.model_fields if name not in ("backends", "routing", "resilience")]
+    [
+        f"`{name}`"
+        for name in Settings.model_fields
+        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger")
+    ]
     + [f"`{name}`" for name in BackendSettings.model_fields]
     + [f"`routing.{name}`" for name in RoutingSettings.model_fields]
     + [f"`resilience.{name}`" for name in ResilienceSettings.model_fields]
+    + [f"`limits.{name}`" for name in LimitSettings.model_fields]
+    + [f"`pricing.{name}`" for name in PricingSettings.model_fields]
+    + [f"`pricing.models.{name}`" for name in ModelPriceSettings.model_fields]
+    + [f"`ledger.{name}`" for name in LedgerSettings.model_fields]
 )
 
 

@@ -6,13 +6,17 @@ Authenticated by the bearer token in ``GATEWAY_ADMIN_TOKEN`` (no token set: toke
 from __future__ import annotations
 
 import hmac
+from datetime import date
+from typing import Literal
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
+from gateway.accounting.price_admin import PriceSpec, price_view
+from gateway.accounting.usage import UsageQuery, to_csv
 from gateway.apikeys import KeyCreate, key_view
 from gateway.errors import AuthenticationFailed
 from gateway.route_config import RouteSpec, route_view
@@ -99,3 +103,42 @@ class AdminApiController(Controller):
                 for name, backend in services.pool.backends.items()
             ]
         }
+
+    @get("/usage", sync_to_thread=True)
+    def usage(
+        self,
+        services: NamedDependency[Services],
+        start: FromQuery[date],
+        end: FromQuery[date],
+        tenant: FromQuery[str | None] = None,
+        group: FromQuery[Literal["daily", "requests"]] = "daily",
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response:
+        query = UsageQuery(start=start, end=end, tenant=tenant, group=group, format=format)
+        rows = services.usage.rows(query)
+        if format == "csv":
+            filename = f"usage-{tenant or 'all'}-{start}-{end}.csv"
+            return Response(
+                to_csv(rows, group),
+                media_type="text/csv",
+                headers={"content-disposition": f'attachment; filename="{filename}"'},
+            )
+        return Response({"data": rows, "currency": services.prices.currency})
+
+    @get("/prices", sync_to_thread=True)
+    def list_prices(self, services: NamedDependency[Services]) -> dict:
+        return {"data": [price_view(p) for p in services.price_admin.list()]}
+
+    @put("/prices/{backend:str}/{model:path}", sync_to_thread=True)
+    def put_price(
+        self,
+        services: NamedDependency[Services],
+        backend: FromPath[str],
+        model: FromPath[str],
+        data: JSONBody[PriceSpec],
+    ) -> dict:
+        return price_view(services.price_admin.put(backend, model.lstrip("/"), data))
+
+    @delete("/prices/{backend:str}/{model:path}", status_code=204, sync_to_thread=True)
+    def delete_price(self, services: NamedDependency[Services], backend: FromPath[str], model: FromPath[str]) -> None:
+        services.price_admin.delete(backend, model.lstrip("/"))

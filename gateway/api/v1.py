@@ -55,7 +55,7 @@ class OpenAIController(Controller):
     async def embeddings(
         self, request: Request, services: NamedDependency[Services], caller: NamedDependency[Caller]
     ) -> Response:
-        return _respond(await services.embeddings.embed(caller, await request.body()))
+        return _respond(await services.embeddings.embed(caller, await request.body(), request_id_of(request.scope)))
 
     @get("/models")
     async def models(self, services: NamedDependency[Services], caller: NamedDependency[Caller]) -> dict:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -42,6 +42,10 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    rpm: int | None = None
+    tps: int | None = None
+    daily_tokens: int | None = None
+    max_concurrency: int | None = None
 
 
 class Route(SQLModel, table=True):
@@ -67,3 +71,57 @@ class DirectoryState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = 0
+
+
+class UsageRecord(SQLModel, table=True):
+    """The ledger: one row per answered (or failed) request, written through the durable spool."""
+
+    __tablename__ = "usage_record"
+    __table_args__ = (Index("ix_usage_record_tenant_created", "tenant_id", "created_at"),)
+
+    request_id: str = Field(primary_key=True, max_length=40)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    key_id: str = Field(max_length=32)
+    endpoint: str = Field(max_length=32)
+    route: str = Field(max_length=128)
+    backend: str = Field(default="", max_length=64)
+    model: str = Field(default="", max_length=256)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    status: int = 200
+    fallback: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageDaily(SQLModel, table=True):
+    """Daily rollup of the ledger per tenant and upstream model, for charts and billing."""
+
+    __tablename__ = "usage_daily"
+
+    tenant_id: int = Field(foreign_key="tenant.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    model: str = Field(primary_key=True, max_length=256)
+    requests: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms_total: float = 0.0
+
+
+class ModelPrice(SQLModel, table=True):
+    """A price set in the console or API; overrides the config's price for the same backend and model."""
+
+    __tablename__ = "model_price"
+
+    backend: str = Field(primary_key=True, max_length=64)
+    model: str = Field(primary_key=True, max_length=256)
+    input_per_million: float = 0.0
+    output_per_million: float = 0.0
+    per_gpu_second: float = 0.0
+    updated_at: datetime = Field(default_factory=utcnow)
+

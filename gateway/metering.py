@@ -1,0 +1,113 @@
+"""Everything that happens around a request's upstream call: admission before, accounting after.
+
+Before: the request is admitted against its tenant's (and key's) limits with a token estimate.
+After: the reservation is settled to the real usage, the ledger gets its record (durably,
+before the response completes), and metrics and the access log are updated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.accounting.ledger import Ledger
+from gateway.accounting.pricing import PriceBook
+from gateway.directory import Caller
+from gateway.limits.limiter import Admission, Limiter, subjects_for
+from gateway.metrics import Metrics
+
+log = logging.getLogger("gateway.access")
+
+
+@dataclass(slots=True)
+class Metered:
+    """One request being metered: who, what it reserved, and what it turned out to use."""
+
+    caller: Caller
+    request_id: str
+    endpoint: str
+    route: str
+    admission: Admission | None
+    started: float = field(default_factory=time.perf_counter)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.admission.headroom.headers() if self.admission else {}
+
+
+class Meter:
+    """Admits and accounts for requests."""
+
+    def __init__(self, limiter: Limiter, ledger: Ledger, prices: PriceBook, metrics: Metrics) -> None:
+        self.limiter = limiter
+        self.ledger = ledger
+        self.prices = prices
+        self.metrics = metrics
+
+    async def admit(self, caller: Caller, request_id: str, endpoint: str, route: str, tokens: int) -> Metered:
+        """Admit the request or raise ``RateLimited`` (a 429 with its headers)."""
+        subjects = subjects_for(caller)
+        admission = await self.limiter.admit(request_id, subjects, tokens) if subjects else None
+        return Metered(caller, request_id, endpoint, route, admission)
+
+    async def finish(
+        self,
+        metered: Metered,
+        *,
+        status: int,
+        backend: str = "",
+        model: str = "",
+        usage: dict[str, Any] | None = None,
+        ttft: float | None = None,
+        fell_back: bool = False,
+    ) -> None:
+        """Settle, record in the ledger, count and log one finished request."""
+        elapsed = time.perf_counter() - metered.started
+        prompt = int((usage or {}).get("prompt_tokens") or 0)
+        completion = int((usage or {}).get("completion_tokens") or 0)
+        tenant = metered.caller.tenant
+        cost = self.prices.cost(backend, model, prompt, completion, elapsed) if backend and usage else 0.0
+        self.ledger.record(
+            {
+                "request_id": metered.request_id,
+                "tenant_id": tenant.id,
+                "key_id": metered.caller.key.id,
+                "endpoint": metered.endpoint,
+                "route": metered.route,
+                "backend": backend,
+                "model": model,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "cost": cost,
+                "latency_ms": round(elapsed * 1000, 3),
+                "ttft_ms": None if ttft is None else round(ttft * 1000, 3),
+                "status": status,
+                "fallback": fell_back,
+                "created_at": metered.created_at,
+            }
+        )
+        if metered.admission is not None:
+            await self.limiter.settle(metered.admission, prompt + completion)
+        self.metrics.request(tenant.name, metered.endpoint, backend, status, elapsed)
+        self.metrics.usage(tenant.name, backend, usage)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "request_id": metered.request_id,
+                    "tenant": tenant.name,
+                    "key_id": metered.caller.key.id,
+                    "endpoint": metered.endpoint,
+                    "route": metered.route,
+                    "backend": backend,
+                    "model": model,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "cost": cost,
+                },
+            )
