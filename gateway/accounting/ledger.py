@@ -99,7 +99,7 @@ class Ledger:
             if not new:
                 return 0
             rows = [_row(r) for r in new]
-            session.execute(self._insert(UsageRecord).values(rows).on_conflict_do_nothing())
+            session.execute(self._insert(UsageRecord).on_conflict_do_nothing(), rows)
             for values in _rollup(rows):
                 statement = self._insert(UsageDaily).values(**values)
                 increments = {c: getattr(UsageDaily, c) + statement.excluded[c] for c in _ROLLUP_COLUMNS}

@@ -52,4 +52,3 @@ class AttestationController(Controller):
             data.attestation, output_text=data.output, messages=data.messages, completion=data.completion
         )
         return verdict.as_dict()
-

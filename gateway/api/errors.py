@@ -15,6 +15,7 @@ from gateway.errors import GatewayError
 log = logging.getLogger("gateway.errors")
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 _HTTP_TYPES = {
     400: "invalid_request_error",
@@ -53,6 +54,8 @@ def http_error(request: Request, exc: HTTPException) -> Response:
             message = f"Invalid value for '{param}': {first.get('message')}" if param else str(first.get("message"))
         else:
             message = f"{exc.detail}: {first}"
+    elif isinstance(exc, ValidationException) and (missing := _MISSING_PARAMETER.search(str(message))):
+        param = missing.group(1)
     kind = _HTTP_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return _json(status, error_body(message, kind, param, code), getattr(exc, "headers", None))
 
