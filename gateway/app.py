@@ -1,10 +1,16 @@
-"""``create_app(settings)``: the gateway and its management API as one Litestar app."""
+"""``create_app(settings)``: the gateway and its management API as one Litestar app.
+
+Other parts of the product (the admin console) plug in as extensions: callables that receive
+the app's ``AppConfig`` and ``Services`` before the app is built, so the proxy never imports them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
@@ -16,8 +22,10 @@ from gateway.api.v1 import OpenAIController, authenticated_caller
 from gateway.services import Services
 from gateway.settings import Settings
 
+Extension = Callable[[AppConfig, Services], None]
 
-def create_app(settings: Settings) -> Litestar:
+
+def create_app(settings: Settings, extensions: Sequence[Extension] = ()) -> Litestar:
     """Build the app; nothing is connected until the app starts."""
     services = Services.build(settings)
 
@@ -32,19 +40,22 @@ def create_app(settings: Settings) -> Litestar:
     def provide_services() -> Services:
         return services
 
-    app = Litestar(
+    config = AppConfig(
         route_handlers=[OpenAIController, AdminApiController, healthz, readyz, metrics],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(authenticated_caller),
         },
         middleware=[request_id_middleware],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="ParamGate management API", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,
     )
+    for extension in extensions:
+        extension(config, services)
+    app = Litestar.from_config(config)
     app.state.services = services
     return app
