@@ -24,11 +24,17 @@ _encode = msgspec.json.Encoder().encode
 
 @dataclass(slots=True)
 class ChatOutcome:
-    """What the handler sends: headers plus either a JSON body or an SSE stream."""
+    """A finished chat run: headers plus either the ``chat.completion`` or the stream's relay."""
 
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    stream: AsyncIterator[bytes] | None = None
+    completion: dict[str, Any] | None = None
+    relay: StreamRelay | None = None
+
+    def body(self) -> bytes:
+        return _encode(self.completion)
+
+    def events(self) -> AsyncIterator[bytes]:
+        return self.relay.events()
 
 
 def served_headers(target: Target, model: str | None) -> dict[str, str]:
@@ -49,11 +55,23 @@ class ChatService:
         return counted if counted is not None else estimate_messages(body["messages"], body.get("tools"))
 
     async def complete(self, caller: Caller, raw_body: bytes, request_id: str) -> ChatOutcome:
+        """``POST /v1/chat/completions``: validate the raw body, then run it."""
         body, request = parse(raw_body, ChatCompletionRequest)
+        return await self.run(caller, body, request, request_id)
+
+    async def run(
+        self,
+        caller: Caller,
+        body: dict[str, Any],
+        request: ChatCompletionRequest,
+        request_id: str,
+        endpoint: str = "chat",
+    ) -> ChatOutcome:
+        """Route, admit, dispatch and account one validated chat request (other endpoints build on this)."""
         plan = self.router.plan(caller.tenant, request.model)
         prompt_tokens = self._prompt_tokens(plan, body)
         reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
-        metered = await self.meter.admit(caller, request_id, "chat", request.model, reserve)
+        metered = await self.meter.admit(caller, request_id, endpoint, request.model, reserve)
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
             return await self._stream(metered, plan, body, include_usage, prompt_tokens)
@@ -73,7 +91,7 @@ class ChatService:
             usage=result.get("usage"),
             fell_back=served.fell_back,
         )
-        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, body=_encode(result))
+        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, completion=result)
 
     async def _stream(
         self, metered: Metered, plan: Plan, body: dict[str, Any], include_usage: bool, prompt_tokens: int
@@ -105,4 +123,4 @@ class ChatService:
 
         relay = StreamRelay(first, rest, include_usage=include_usage, on_done=on_done)
         headers = {**metered.headers, **served_headers(target, relay.model)}
-        return ChatOutcome(headers=headers, stream=relay.events())
+        return ChatOutcome(headers=headers, relay=relay)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from backends.openai_protocol import EmbeddingsRequest
 from gateway.chat import ChatOutcome, served_headers
 from gateway.directory import Caller
@@ -13,8 +11,6 @@ from gateway.limits.estimate import estimate_embedding_input
 from gateway.metering import Meter
 from gateway.routing import Router
 from gateway.validation import parse
-
-_encode = msgspec.json.Encoder().encode
 
 
 class EmbeddingsService:
@@ -47,4 +43,4 @@ class EmbeddingsService:
             usage={"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": 0},
             fell_back=served.fell_back,
         )
-        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, body=_encode(result))
+        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, completion=result)

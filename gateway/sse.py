@@ -43,6 +43,13 @@ class ChoiceState:
         return "".join(self.content)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamFailure:
+    """The stream failed after its first byte; ``body`` is the OpenAI-shaped error to send."""
+
+    body: dict[str, Any]
+
+
 class StreamRelay:
     """Turns ``first_chunk`` + ``rest`` into SSE bytes, tracking choices, usage and failure.
 
@@ -69,6 +76,7 @@ class StreamRelay:
         self.failed: str | None = None
         self.completed = False
         self.deltas_seen = 0
+        self.trailers: list[dict[str, Any]] = []
 
     def _observe(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
         """Record the chunk; return what the client should receive (``None``: nothing)."""
@@ -104,17 +112,20 @@ class StreamRelay:
         async for chunk in self._rest:
             yield chunk
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """The SSE byte stream for the client."""
+    async def items(self) -> AsyncIterator[dict[str, Any] | StreamFailure]:
+        """What the client receives, in order: chunks, at most one failure, then the trailers.
+
+        ``on_done`` has run (and may have added ``trailers``) before the first trailer is yielded.
+        """
         try:
             async for chunk in self._chunks():
                 outgoing = self._observe(chunk)
                 if outgoing is not None:
-                    yield sse_event(outgoing)
+                    yield outgoing
             self.completed = True
         except BackendError as error:
             self.failed = error.message
-            yield sse_event(
+            yield StreamFailure(
                 error_body(
                     f"The upstream failed mid-stream: {error.message}", "upstream_error", None, "upstream_stream_error"
                 )
@@ -122,10 +133,17 @@ class StreamRelay:
         except Exception:
             log.exception("stream relay failed")
             self.failed = "internal error"
-            yield sse_event(error_body("The gateway failed mid-stream.", "api_error", None, "internal_error"))
+            yield StreamFailure(error_body("The gateway failed mid-stream.", "api_error", None, "internal_error"))
         finally:
             aclose = getattr(self._rest, "aclose", None)
             if aclose is not None:
                 await aclose()
             await self._on_done(self)
+        for trailer in self.trailers:
+            yield trailer
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The chat completions SSE byte stream: every item as a ``data:`` event, then ``[DONE]``."""
+        async for item in self.items():
+            yield sse_event(item.body if isinstance(item, StreamFailure) else item)
         yield DONE

@@ -33,9 +33,9 @@ async def authenticated_caller(request: Request, services: NamedDependency[Servi
 
 
 def _respond(outcome: ChatOutcome) -> Response | Stream:
-    if outcome.stream is not None:
-        return Stream(outcome.stream, media_type="text/event-stream", headers={**_SSE_HEADERS, **outcome.headers})
-    return Response(outcome.body, media_type="application/json", headers=outcome.headers)
+    if outcome.relay is not None:
+        return Stream(outcome.events(), media_type="text/event-stream", headers={**_SSE_HEADERS, **outcome.headers})
+    return Response(outcome.body(), media_type="application/json", headers=outcome.headers)
 
 
 class OpenAIController(Controller):
