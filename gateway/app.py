@@ -18,6 +18,7 @@ from gateway.api.admin import AdminApiController
 from gateway.api.errors import EXCEPTION_HANDLERS
 from gateway.api.ops import healthz, metrics, readyz
 from gateway.api.request_id import request_id_middleware
+from gateway.api.responses import ResponsesController
 from gateway.api.v1 import OpenAIController, authenticated_caller
 from gateway.services import Services
 from gateway.settings import Settings
@@ -41,7 +42,7 @@ def create_app(settings: Settings, extensions: Sequence[Extension] = ()) -> Lite
         return services
 
     config = AppConfig(
-        route_handlers=[OpenAIController, AdminApiController, healthz, readyz, metrics],
+        route_handlers=[OpenAIController, ResponsesController, AdminApiController, healthz, readyz, metrics],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(authenticated_caller),

@@ -14,8 +14,11 @@ It answers like ``vllm serve BASE --enable-lora --lora-modules ...`` does:
   key gets vLLM's ``{"error": "Unauthorized"}`` (401).
 
 Tokens are counted as whitespace-separated words: the prompt's are the words of every
-message's text, the completion's those of the reply. The reply is ``reply`` (a string or a
-function of the request body) or, by default, the text of the last user message.
+message's text, the completion's those of the reply. The reply is ``reply`` (a string, an
+``Answer`` with tool calls, or a function of the request body returning either) or, by default,
+the text of the last user message. An ``Answer``'s tool calls come back as vLLM's tool parsers
+send them: ``message.tool_calls`` with ``finish_reason`` ``tool_calls``, or, streamed, one delta
+carrying the call's ``id``, ``type`` and ``function.name``, then its ``arguments`` in pieces.
 
 Usage::
 
@@ -59,7 +62,30 @@ _ROUTES = {  # path: (method, endpoint, handler)
 _ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 501: "NotImplementedError"}
 _WORD = re.compile(r"\s*\S+")
 
-Reply = str | Callable[[dict[str, Any]], str]
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the fake model makes; ``arguments`` is sent as JSON text."""
+
+    name: str
+    arguments: str | dict[str, Any] = "{}"
+    id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        arguments = self.arguments if isinstance(self.arguments, str) else msgspec.json.encode(self.arguments).decode()
+        call_id = self.id or f"chatcmpl-tool-{uuid.uuid4().hex[:16]}"
+        return {"id": call_id, "type": "function", "function": {"name": self.name, "arguments": arguments}}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A scripted reply: some text (may be empty) and the tool calls that follow it."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+Reply = str | Answer | Callable[[dict[str, Any]], str | Answer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,16 +265,18 @@ class FakeVLLM:
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         if error := self._check_context(model, prompt_tokens, max_tokens):
             return await _send_json(send, 400, error)
-        pieces = _WORD.findall(self._reply_text(body))
-        finish = "stop"
+        answer = self._answer(body)
+        pieces = _WORD.findall(answer.text)
+        calls = [call.wire() for call in answer.tool_calls]
+        finish = "tool_calls" if calls else "stop"
         if isinstance(max_tokens, int) and len(pieces) > max_tokens:
-            pieces, finish = pieces[:max_tokens], "length"
-        usage = _usage(prompt_tokens, len(pieces))
+            pieces, calls, finish = pieces[:max_tokens], [], "length"
+        usage = _usage(prompt_tokens, len(pieces) + sum(len(c["function"]["arguments"].split()) for c in calls))
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream_chunks(model, pieces, finish, usage if include_usage else None)
+            chunks = _stream_chunks(model, pieces, finish, usage if include_usage else None, calls)
             return await _send_stream(send, receive, chunks, fault)
-        await _send_json(send, 200, _completion(model, "".join(pieces), finish, usage), receive, fault)
+        await _send_json(send, 200, _completion(model, "".join(pieces), finish, usage, calls), receive, fault)
 
     async def _embeddings(self, send: Callable, receive: Callable, body: Any, fault: _Fault | None) -> None:
         if not isinstance(body, dict) or "input" not in body:
@@ -305,15 +333,16 @@ class FakeVLLM:
             return _error(message, "BadRequestError", 400, "max_tokens")
         return None
 
-    def _reply_text(self, body: dict[str, Any]) -> str:
-        if callable(self.reply):
-            return self.reply(body)
-        if self.reply is not None:
-            return self.reply
+    def _answer(self, body: dict[str, Any]) -> Answer:
+        reply = self.reply(body) if callable(self.reply) else self.reply
+        if isinstance(reply, Answer):
+            return reply
+        if reply is not None:
+            return Answer(reply)
         for message in reversed(body["messages"]):
             if isinstance(message, dict) and message.get("role") == "user":
-                return _text(message.get("content"))
-        return ""
+                return Answer(_text(message.get("content")))
+        return Answer()
 
 
 def _error(message: str, type: str, code: int, param: str | None = None) -> dict[str, Any]:
@@ -368,8 +397,17 @@ def _card(model_id: str, created: int, *, root: str, parent: str | None = None, 
     }
 
 
-def _completion(model: str, text: str, finish: str, usage: dict[str, Any]) -> dict[str, Any]:
-    message = {"role": "assistant", "content": text, "refusal": None, "tool_calls": [], "reasoning_content": None}
+def _completion(
+    model: str, text: str, finish: str, usage: dict[str, Any], calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    content = text if text or not calls else None
+    message = {
+        "role": "assistant",
+        "content": content,
+        "refusal": None,
+        "tool_calls": calls or [],
+        "reasoning_content": None,
+    }
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish, "stop_reason": None}
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -385,7 +423,13 @@ def _completion(model: str, text: str, finish: str, usage: dict[str, Any]) -> di
     }
 
 
-def _stream_chunks(model: str, pieces: list[str], finish: str, usage: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _stream_chunks(
+    model: str,
+    pieces: list[str],
+    finish: str,
+    usage: dict[str, Any] | None,
+    calls: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time())}
     head["model"] = model
 
@@ -397,6 +441,14 @@ def _stream_chunks(model: str, pieces: list[str], finish: str, usage: dict[str, 
 
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in pieces]
+    for index, call in enumerate(calls or ()):
+        function = call["function"]
+        head_delta = {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"]}}
+        chunks.append(chunk({"tool_calls": [head_delta]}))
+        arguments = function["arguments"]
+        for start in range(0, len(arguments), 8):
+            piece = {"index": index, "function": {"arguments": arguments[start : start + 8]}}
+            chunks.append(chunk({"tool_calls": [piece]}))
     chunks.append(chunk({"content": ""}, finish))
     if usage is not None:
         chunks.append({**head, "choices": [], "usage": usage})

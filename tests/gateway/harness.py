@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import openai
 
-from gateway.app import create_app
+from gateway.app import Extension, create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.fakes.server import serve_in_thread
@@ -57,8 +57,8 @@ def settings_for(database_url: str, data_dir, backends: list[dict], **extra: Any
 
 
 @contextmanager
-def running_gateway(settings: Settings) -> Iterator[RunningGateway]:
-    app = create_app(settings)
+def running_gateway(settings: Settings, extensions: Sequence[Extension] = ()) -> Iterator[RunningGateway]:
+    app = create_app(settings, extensions=extensions)
     with serve_in_thread(app, lifespan="on") as url:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
             yield RunningGateway(url, app.state.services, admin)
