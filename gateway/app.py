@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from gateway.api.admin import AdminApiController
+from gateway.api.attestations import AttestationController
 from gateway.api.errors import EXCEPTION_HANDLERS
 from gateway.api.ops import healthz, metrics, readyz
 from gateway.api.request_id import request_id_middleware
@@ -42,7 +43,15 @@ def create_app(settings: Settings, extensions: Sequence[Extension] = ()) -> Lite
         return services
 
     config = AppConfig(
-        route_handlers=[OpenAIController, ResponsesController, AdminApiController, healthz, readyz, metrics],
+        route_handlers=[
+            OpenAIController,
+            ResponsesController,
+            AttestationController,
+            AdminApiController,
+            healthz,
+            readyz,
+            metrics,
+        ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "caller": Provide(authenticated_caller),

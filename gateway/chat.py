@@ -10,6 +10,9 @@ from typing import Any
 import msgspec
 
 from backends.openai_protocol import ChatCompletionRequest
+from gateway.attestation.payload import Output, OutputCollector, messages_sha256
+from gateway.attestation.service import AttestationService
+from gateway.attestation.signer import Attestation
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
 from gateway.errors import GatewayError
@@ -29,6 +32,7 @@ class ChatOutcome:
     headers: dict[str, str] = field(default_factory=dict)
     completion: dict[str, Any] | None = None
     relay: StreamRelay | None = None
+    attestation: Attestation | None = None
 
     def body(self) -> bytes:
         return _encode(self.completion)
@@ -44,20 +48,33 @@ def served_headers(target: Target, model: str | None) -> dict[str, str]:
 class ChatService:
     """Runs ``POST /v1/chat/completions`` for an authenticated caller."""
 
-    def __init__(self, router: Router, dispatcher: Dispatcher, meter: Meter, default_completion_tokens: int) -> None:
+    def __init__(
+        self,
+        router: Router,
+        dispatcher: Dispatcher,
+        meter: Meter,
+        attestations: AttestationService,
+        default_completion_tokens: int,
+    ) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.meter = meter
+        self.attestations = attestations
         self.default_completion_tokens = default_completion_tokens
 
     def _prompt_tokens(self, plan: Plan, body: dict[str, Any]) -> int:
         counted = plan.targets[0].backend.count_prompt_tokens(body) if plan.targets else None
         return counted if counted is not None else estimate_messages(body["messages"], body.get("tools"))
 
-    async def complete(self, caller: Caller, raw_body: bytes, request_id: str) -> ChatOutcome:
+    async def complete(
+        self, caller: Caller, raw_body: bytes, request_id: str, attestation_in_body: bool = False
+    ) -> ChatOutcome:
         """``POST /v1/chat/completions``: validate the raw body, then run it."""
         body, request = parse(raw_body, ChatCompletionRequest)
-        return await self.run(caller, body, request, request_id)
+        outcome = await self.run(caller, body, request, request_id)
+        if attestation_in_body and outcome.completion is not None and outcome.attestation is not None:
+            outcome.completion = {**outcome.completion, "attestation": outcome.attestation.as_dict()}
+        return outcome
 
     async def run(
         self,
@@ -67,14 +84,15 @@ class ChatService:
         request_id: str,
         endpoint: str = "chat",
     ) -> ChatOutcome:
-        """Route, admit, dispatch and account one validated chat request (other endpoints build on this)."""
+        """Route, admit, dispatch, attest and account one validated chat request (other endpoints build on this)."""
         plan = self.router.plan(caller.tenant, request.model)
+        digest = messages_sha256(body["messages"])
         prompt_tokens = self._prompt_tokens(plan, body)
         reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
         metered = await self.meter.admit(caller, request_id, endpoint, request.model, reserve)
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return await self._stream(metered, plan, body, include_usage, prompt_tokens)
+            return await self._stream(metered, plan, body, request, include_usage, prompt_tokens, digest)
         try:
             served = await self.dispatcher.chat(plan, body, caller.tenant.name)
         except GatewayError as error:
@@ -91,10 +109,41 @@ class ChatService:
             usage=result.get("usage"),
             fell_back=served.fell_back,
         )
-        return ChatOutcome(headers={**metered.headers, **served_headers(served.target, model)}, completion=result)
+        attestation = self._attest(metered, request, body, served.target, Output.from_completion(result), digest)
+        headers = {**metered.headers, **served_headers(served.target, model), "x-attestation": attestation.compact()}
+        return ChatOutcome(headers=headers, completion=result, attestation=attestation)
+
+    def _attest(
+        self,
+        metered: Metered,
+        request: ChatCompletionRequest,
+        body: dict[str, Any],
+        target: Target,
+        output: Output,
+        digest: str,
+    ):
+        tenant = metered.caller.tenant
+        return self.attestations.attest(
+            request_id=metered.request_id,
+            tenant_id=tenant.id,
+            tenant=tenant.name,
+            model=request.model,
+            backend=target.backend.name,
+            upstream_model=target.model,
+            request=body,
+            output=output,
+            messages_sha256=digest,
+        )
 
     async def _stream(
-        self, metered: Metered, plan: Plan, body: dict[str, Any], include_usage: bool, prompt_tokens: int
+        self,
+        metered: Metered,
+        plan: Plan,
+        body: dict[str, Any],
+        request: ChatCompletionRequest,
+        include_usage: bool,
+        prompt_tokens: int,
+        digest: str,
     ) -> ChatOutcome:
         try:
             served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
@@ -105,8 +154,12 @@ class ChatService:
         first, rest = served.result
         target = served.target
         ttft = time.perf_counter() - metered.started
+        collector = OutputCollector()
 
         async def on_done(relay: StreamRelay) -> None:
+            if relay.completed:
+                attestation = self._attest(metered, request, body, target, collector.output(), digest)
+                relay.final_fields["attestation"] = attestation.as_dict()
             if relay.failed:
                 self.dispatcher.record_stream_failure(target)
             status = 200 if relay.completed else (502 if relay.failed else 499)
@@ -121,6 +174,6 @@ class ChatService:
                 fell_back=served.fell_back,
             )
 
-        relay = StreamRelay(first, rest, include_usage=include_usage, on_done=on_done)
+        relay = StreamRelay(first, rest, include_usage=include_usage, on_done=on_done, observers=(collector.observe,))
         headers = {**metered.headers, **served_headers(target, relay.model)}
         return ChatOutcome(headers=headers, relay=relay)

@@ -22,6 +22,7 @@ def _open(args: argparse.Namespace):
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from admin import install_console
     from gateway.app import create_app
     from gateway.jsonlog import configure_logging
 
@@ -29,7 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config, **overrides)
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, extensions=[install_console]),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -147,6 +148,13 @@ def _table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
+def _open_attestations(args: argparse.Namespace):
+    from gateway.attestation.service import AttestationService
+
+    settings, db = _open(args)
+    return AttestationService.from_settings(db, settings.attestation, settings.data_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="ParamGate: an OpenAI-compatible LLM gateway")
     parser.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
@@ -182,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     krevoke.set_defaults(func=cmd_key_revoke)
 
     commands.add_parser("demo", help="seed the demo tenants and print their keys").set_defaults(func=cmd_demo)
+    from gateway.attestation.cli import register
+
+    register(commands, _open_attestations)
     return parser
 
 

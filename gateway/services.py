@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from gateway.accounting.ledger import Ledger
@@ -10,6 +11,7 @@ from gateway.accounting.pricing import PriceBook
 from gateway.accounting.spool import Spool
 from gateway.accounting.usage import UsageService
 from gateway.apikeys import ApiKeyService
+from gateway.attestation.service import AttestationService
 from gateway.backend_pool import BackendPool
 from gateway.chat import ChatService
 from gateway.directory import Directory
@@ -46,6 +48,7 @@ class Services:
     prices: PriceBook
     price_admin: PriceService
     usage: UsageService
+    attestations: AttestationService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -61,6 +64,7 @@ class Services:
         directory = Directory(db, settings.directory_refresh_seconds)
         directory.reload_hooks.append(prices.load_overrides)
         meter = Meter(limiter, ledger, prices, metrics)
+        attestations = AttestationService.from_settings(db, settings.attestation, settings.data_dir)
         default_completion = settings.limits.default_completion_tokens
         return cls(
             settings=settings,
@@ -69,7 +73,7 @@ class Services:
             pool=pool,
             directory=directory,
             router=router,
-            chat=ChatService(router, dispatcher, meter, default_completion),
+            chat=ChatService(router, dispatcher, meter, attestations, default_completion),
             embeddings=EmbeddingsService(router, dispatcher, meter),
             tenants=TenantService(db),
             keys=ApiKeyService(db),
@@ -79,10 +83,12 @@ class Services:
             prices=prices,
             price_admin=PriceService(db, catalog),
             usage=UsageService(db),
+            attestations=attestations,
         )
 
     async def start(self) -> None:
         self.db.migrate()
+        await asyncio.to_thread(self.attestations.start)
         await self.ledger.start()
         await self.limiter.start()
         await self.directory.start()
@@ -93,6 +99,7 @@ class Services:
         await self.limiter.aclose()
         await self.ledger.stop()
         await self.directory.stop()
+        await asyncio.to_thread(self.attestations.close)
         self.db.dispose()
 
 

@@ -9,8 +9,8 @@ event and ``[DONE]``, never a silent truncation.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -29,20 +29,6 @@ def sse_event(payload: Any) -> bytes:
     return b"data: " + _encode(payload) + b"\n\n"
 
 
-@dataclass(slots=True)
-class ChoiceState:
-    """What one choice has said so far."""
-
-    index: int
-    content: list[str] = field(default_factory=list)
-    tool_call_arguments: dict[int, list[str]] = field(default_factory=dict)
-    finish_reason: str | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.content)
-
-
 @dataclass(frozen=True, slots=True)
 class StreamFailure:
     """The stream failed after its first byte; ``body`` is the OpenAI-shaped error to send."""
@@ -51,11 +37,13 @@ class StreamFailure:
 
 
 class StreamRelay:
-    """Turns ``first_chunk`` + ``rest`` into SSE bytes, tracking choices, usage and failure.
+    """Turns ``first_chunk`` + ``rest`` into what the client receives, tracking usage and failure.
 
-    ``on_done`` runs once the stream has ended, however it ended, before ``[DONE]`` is sent;
-    ``deltas_seen`` counts content and tool-call deltas (about one token each), the usage
-    charged when a client leaves before the upstream reported its own.
+    ``observers`` see every chunk the client will receive. Chunks that close the stream (a
+    ``finish_reason`` or the usage chunk) are held back until the upstream has ended, so that
+    ``on_done`` — which runs once however the stream ended — can add ``final_fields`` (an
+    attestation) to the last of them. ``deltas_seen`` counts content and tool-call deltas (about
+    one token each): the usage charged when a client leaves before the upstream reported its own.
     """
 
     def __init__(
@@ -65,12 +53,15 @@ class StreamRelay:
         *,
         include_usage: bool,
         on_done: Callable[[StreamRelay], Awaitable[None]],
+        observers: Sequence[Callable[[dict[str, Any]], None]] = (),
     ) -> None:
         self._first = first_chunk
         self._rest = rest
         self._include_usage = include_usage
         self._on_done = on_done
-        self.choices: dict[int, ChoiceState] = {}
+        self._observers = observers
+        self._held: list[dict[str, Any]] = []
+        self.final_fields: dict[str, Any] = {}
         self.usage: dict[str, Any] | None = None
         self.model: str | None = first_chunk.get("model")
         self.failed: str | None = None
@@ -85,27 +76,22 @@ class StreamRelay:
             self.usage = usage
         choices = chunk.get("choices") or []
         for choice in choices:
-            state = self.choices.get(choice.get("index", 0))
-            if state is None:
-                state = self.choices[choice.get("index", 0)] = ChoiceState(choice.get("index", 0))
             delta = choice.get("delta") or {}
             if delta.get("content") or delta.get("tool_calls"):
                 self.deltas_seen += 1
-            if delta.get("content"):
-                state.content.append(delta["content"])
-            for call in delta.get("tool_calls") or ():
-                arguments = (call.get("function") or {}).get("arguments")
-                if arguments:
-                    state.tool_call_arguments.setdefault(call.get("index", 0), []).append(arguments)
-            if choice.get("finish_reason"):
-                state.finish_reason = choice["finish_reason"]
-        if self._include_usage:
-            return chunk
-        if not choices and usage:
-            return None
-        if "usage" in chunk:
-            chunk = {k: v for k, v in chunk.items() if k != "usage"}
+        if not self._include_usage:
+            if not choices and usage:
+                return None
+            if "usage" in chunk:
+                chunk = {k: v for k, v in chunk.items() if k != "usage"}
+        for observe in self._observers:
+            observe(chunk)
         return chunk
+
+    @staticmethod
+    def _closes(chunk: dict[str, Any]) -> bool:
+        choices = chunk.get("choices")
+        return not choices or any(c.get("finish_reason") for c in choices)
 
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
         yield self._first
@@ -120,11 +106,19 @@ class StreamRelay:
         try:
             async for chunk in self._chunks():
                 outgoing = self._observe(chunk)
-                if outgoing is not None:
-                    yield outgoing
+                if outgoing is None:
+                    continue
+                if self._closes(outgoing):
+                    self._held.append(outgoing)
+                    continue
+                while self._held:
+                    yield self._held.pop(0)
+                yield outgoing
             self.completed = True
         except BackendError as error:
             self.failed = error.message
+            while self._held:
+                yield self._held.pop(0)
             yield StreamFailure(
                 error_body(
                     f"The upstream failed mid-stream: {error.message}", "upstream_error", None, "upstream_stream_error"
@@ -133,12 +127,19 @@ class StreamRelay:
         except Exception:
             log.exception("stream relay failed")
             self.failed = "internal error"
+            while self._held:
+                yield self._held.pop(0)
             yield StreamFailure(error_body("The gateway failed mid-stream.", "api_error", None, "internal_error"))
         finally:
             aclose = getattr(self._rest, "aclose", None)
             if aclose is not None:
                 await aclose()
             await self._on_done(self)
+        if self._held and self.final_fields:
+            self._held[-1] = {**self._held[-1], **self.final_fields}
+        for chunk in self._held:
+            yield chunk
+        self._held = []
         for trailer in self.trailers:
             yield trailer
 

@@ -9,6 +9,7 @@ import hmac
 from datetime import date
 from typing import Literal
 
+import msgspec
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
@@ -25,7 +26,9 @@ from gateway.tenants import TenantCreate, TenantUpdate, tenant_view
 
 
 def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Allow only requests bearing the configured admin token."""
+    """Allow an admin console session (already checked for role and CSRF by the console) or the admin token."""
+    if connection.scope.get("paramgate.console_identity") is not None:
+        return
     token = connection.app.state.services.settings.admin_token
     if token is None:
         raise AuthenticationFailed(
@@ -37,6 +40,11 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         presented.strip().encode(), token.get_secret_value().encode()
     ):
         raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+
+
+def record(services: Services, kind: str, subject: str, change: dict | None = None) -> None:
+    """Append an admin action to the hash-chained audit log (never with key material)."""
+    services.attestations.audit.append(kind, subject, {"actor": "admin-token", "change": change or {}})
 
 
 class AdminApiController(Controller):
@@ -52,7 +60,9 @@ class AdminApiController(Controller):
 
     @post("/tenants", sync_to_thread=True)
     def create_tenant(self, services: NamedDependency[Services], data: JSONBody[TenantCreate]) -> dict:
-        return tenant_view(services.tenants.create(data))
+        view = tenant_view(services.tenants.create(data))
+        record(services, "tenant.create", f"tenant:{data.name}", msgspec.structs.asdict(data))
+        return view
 
     @get("/tenants/{name:str}", sync_to_thread=True)
     def get_tenant(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
@@ -62,7 +72,10 @@ class AdminApiController(Controller):
     def update_tenant(
         self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[TenantUpdate]
     ) -> dict:
-        return tenant_view(services.tenants.update(name, data))
+        view = tenant_view(services.tenants.update(name, data))
+        change = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        record(services, "tenant.update", f"tenant:{name}", change)
+        return view
 
     @get("/tenants/{name:str}/keys", sync_to_thread=True)
     def list_keys(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
@@ -73,11 +86,14 @@ class AdminApiController(Controller):
         self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[KeyCreate | None] = None
     ) -> dict:
         key, raw = services.keys.create(name, data)
-        return {**key_view(key, name), "key": raw}
+        view = key_view(key, name)
+        record(services, "key.create", f"key:{key.id}", {"tenant": name, "prefix": key.prefix})
+        return {**view, "key": raw}
 
     @delete("/keys/{key_id:str}", status_code=200, sync_to_thread=True)
     def revoke_key(self, services: NamedDependency[Services], key_id: FromPath[str]) -> dict:
         key, tenant = services.keys.revoke(key_id)
+        record(services, "key.revoke", f"key:{key_id}", {"tenant": tenant})
         return key_view(key, tenant)
 
     @get("/tenants/{name:str}/routes", sync_to_thread=True)
@@ -88,11 +104,14 @@ class AdminApiController(Controller):
     def put_route(
         self, services: NamedDependency[Services], name: FromPath[str], alias: FromPath[str], data: JSONBody[RouteSpec]
     ) -> dict:
-        return route_view(services.routes.put(name, alias, data))
+        view = route_view(services.routes.put(name, alias, data))
+        record(services, "route.put", f"tenant:{name}/route:{alias}", view)
+        return view
 
     @delete("/tenants/{name:str}/routes/{alias:str}", status_code=204, sync_to_thread=True)
     def delete_route(self, services: NamedDependency[Services], name: FromPath[str], alias: FromPath[str]) -> None:
         services.routes.delete(name, alias)
+        record(services, "route.delete", f"tenant:{name}/route:{alias}")
 
     @get("/backends")
     async def list_backends(self, services: NamedDependency[Services]) -> dict:
@@ -137,8 +156,11 @@ class AdminApiController(Controller):
         model: FromPath[str],
         data: JSONBody[PriceSpec],
     ) -> dict:
-        return price_view(services.price_admin.put(backend, model.lstrip("/"), data))
+        view = price_view(services.price_admin.put(backend, model.lstrip("/"), data))
+        record(services, "price.put", f"price:{backend}/{view['model']}", msgspec.structs.asdict(data))
+        return view
 
     @delete("/prices/{backend:str}/{model:path}", status_code=204, sync_to_thread=True)
     def delete_price(self, services: NamedDependency[Services], backend: FromPath[str], model: FromPath[str]) -> None:
         services.price_admin.delete(backend, model.lstrip("/"))
+        record(services, "price.delete", f"price:{backend}/{model.lstrip('/')}")

@@ -48,7 +48,8 @@ class OpenAIController(Controller):
     async def chat_completions(
         self, request: Request, services: NamedDependency[Services], caller: NamedDependency[Caller]
     ) -> Response | Stream:
-        outcome = await services.chat.complete(caller, await request.body(), request_id_of(request.scope))
+        in_body = request.headers.get("x-gateway-attestation", "").lower() == "body"
+        outcome = await services.chat.complete(caller, await request.body(), request_id_of(request.scope), in_body)
         return _respond(outcome)
 
     @post("/embeddings", status_code=200)

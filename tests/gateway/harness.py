@@ -17,6 +17,8 @@ from gateway.settings import Settings
 from tests.fakes.server import serve_in_thread
 
 ADMIN_TOKEN = "test-admin-token"
+TEST_KEK = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+"""One key-encryption key for every replica a test starts on a shared database (as production needs)."""
 
 
 @dataclass
@@ -52,7 +54,7 @@ def settings_for(database_url: str, data_dir, backends: list[dict], **extra: Any
         backends=backends,
         admin_token=ADMIN_TOKEN,
         directory_refresh_seconds=0.2,
-        **extra,
+        **{"attestation": {"kek": TEST_KEK}, **extra},
     )
 
 

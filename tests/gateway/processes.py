@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.fakes.server import free_port
-from tests.gateway.harness import ADMIN_TOKEN
+from tests.gateway.harness import ADMIN_TOKEN, TEST_KEK
 
 
 class GatewayProcess:
@@ -22,7 +22,7 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "GATEWAY_PORT": str(self.port), "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-                    "GATEWAY_LOG_LEVEL": "WARNING"}
+                    "GATEWAY_LOG_LEVEL": "WARNING", "GATEWAY_ATTESTATION__KEK": TEST_KEK}
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
 
