@@ -6,6 +6,8 @@ COPY gateway ./gateway
 COPY backends ./backends
 COPY admin ./admin
 COPY training ./training
+COPY templates ./templates
+COPY static ./static
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir ".[mlx]"
 
 FROM python:3.11-slim

@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[mlx]"
+	$(BIN)/python -m pip install --quiet -e ".[mlx,guardrails]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -22,4 +22,5 @@ run: $(VENV)/.installed-run
 	$(BIN)/gateway serve
 
 test: $(VENV)/.installed-test
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests will be skipped"
 	$(BIN)/python -m pytest

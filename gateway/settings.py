@@ -19,6 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.attestation.settings import AttestationSettings
+from gateway.console_settings import ConsoleSettings
+
 _LOADING_CONFIG: contextvars.ContextVar[Path | None] = contextvars.ContextVar("gateway_config_file", default=None)
 
 BackendKind = Literal["vllm", "mlx", "openai", "anthropic"]
@@ -150,6 +153,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    attestation: AttestationSettings = Field(default_factory=AttestationSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.attestation.settings import AttestationSettings
+from gateway.console_settings import ConsoleSettings
 from gateway.settings import (
     BackendSettings,
     LedgerSettings,
@@ -23,7 +25,7 @@ FIELDS = (
     [
         f"`{name}`"
         for name in Settings.model_fields
-        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger")
+        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger", "attestation", "console")
     ]
     + [f"`{name}`" for name in BackendSettings.model_fields]
     + [f"`routing.{name}`" for name in RoutingSettings.model_fields]
@@ -32,6 +34,8 @@ FIELDS = (
     + [f"`pricing.{name}`" for name in PricingSettings.model_fields]
     + [f"`pricing.models.{name}`" for name in ModelPriceSettings.model_fields]
     + [f"`ledger.{name}`" for name in LedgerSettings.model_fields]
+    + [f"`attestation.{name}`" for name in AttestationSettings.model_fields]
+    + [f"`console.{name}`" for name in ConsoleSettings.model_fields]
 )
 
 

@@ -3,7 +3,13 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import gateway.attestation.models  # noqa: F401  (registers the attestation tables)
 import gateway.storage.models  # noqa: F401  (registers the tables)
+
+try:
+    import admin.models  # noqa: F401  (the console's tables, for autogenerate)
+except ImportError:  # the proxy without the console
+    pass
 
 target_metadata = SQLModel.metadata
 
