@@ -21,15 +21,22 @@ from gateway.api.ops import healthz, metrics, readyz
 from gateway.api.request_id import request_id_middleware
 from gateway.api.responses import ResponsesController
 from gateway.api.v1 import OpenAIController, authenticated_caller
+from gateway.guardrails import GuardrailEngine
 from gateway.services import Services
 from gateway.settings import Settings
 
 Extension = Callable[[AppConfig, Services], None]
 
 
-def create_app(settings: Settings, extensions: Sequence[Extension] = ()) -> Litestar:
-    """Build the app; nothing is connected until the app starts."""
-    services = Services.build(settings)
+def create_app(
+    settings: Settings, extensions: Sequence[Extension] = (), guardrail_engine: GuardrailEngine | None = None
+) -> Litestar:
+    """Build the app; nothing is connected until the app starts.
+
+    ``guardrail_engine`` lets several apps in one process share one engine (its Presidio and
+    classifier take seconds to load); by default each app builds its own.
+    """
+    services = Services.build(settings, guardrail_engine)
 
     @asynccontextmanager
     async def lifespan(app: Litestar):

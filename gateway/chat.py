@@ -16,6 +16,7 @@ from gateway.attestation.signer import Attestation
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
 from gateway.errors import GatewayError
+from gateway.guarding import Guard, Screened
 from gateway.limits.estimate import completion_reservation, estimate_messages
 from gateway.metering import Meter, Metered
 from gateway.routing import Plan, Router, Target
@@ -54,12 +55,14 @@ class ChatService:
         dispatcher: Dispatcher,
         meter: Meter,
         attestations: AttestationService,
+        guard: Guard,
         default_completion_tokens: int,
     ) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.meter = meter
         self.attestations = attestations
+        self.guard = guard
         self.default_completion_tokens = default_completion_tokens
 
     def _prompt_tokens(self, plan: Plan, body: dict[str, Any]) -> int:
@@ -90,16 +93,33 @@ class ChatService:
         prompt_tokens = self._prompt_tokens(plan, body)
         reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
         metered = await self.meter.admit(caller, request_id, endpoint, request.model, reserve)
+        tenant = caller.tenant
+        try:
+            screened = await self.guard.screen_input(tenant.id, tenant.name, body, request_id)
+        except GatewayError as error:
+            await self.meter.finish(metered, status=error.status)
+            raise
+        body = screened.body
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return await self._stream(metered, plan, body, request, include_usage, prompt_tokens, digest)
+            return await self._stream(metered, plan, screened, request, include_usage, prompt_tokens, digest)
         try:
             served = await self.dispatcher.chat(plan, body, caller.tenant.name)
         except GatewayError as error:
             await self.meter.finish(metered, status=error.status)
             error.headers = {**metered.headers, **error.headers}
             raise
-        result: dict[str, Any] = served.result
+        try:
+            result = await self.guard.screen_completion(screened, served.result, tenant.name, request_id)
+        except GatewayError as error:
+            await self.meter.finish(
+                metered,
+                status=error.status,
+                backend=served.target.backend.name,
+                model=served.target.model,
+                usage=served.result.get("usage"),
+            )
+            raise
         model = result.get("model") or served.target.model
         await self.meter.finish(
             metered,
@@ -139,12 +159,13 @@ class ChatService:
         self,
         metered: Metered,
         plan: Plan,
-        body: dict[str, Any],
+        screened: Screened,
         request: ChatCompletionRequest,
         include_usage: bool,
         prompt_tokens: int,
         digest: str,
     ) -> ChatOutcome:
+        body = screened.body
         try:
             served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
         except GatewayError as error:
@@ -174,6 +195,15 @@ class ChatService:
                 fell_back=served.fell_back,
             )
 
-        relay = StreamRelay(first, rest, include_usage=include_usage, on_done=on_done, observers=(collector.observe,))
+        stream_guard = self.guard.stream_guard(screened, metered.caller.tenant.name, metered.request_id)
+        relay = StreamRelay(
+            first,
+            rest,
+            include_usage=include_usage,
+            on_done=on_done,
+            observers=(collector.observe,),
+            transform=stream_guard.transform if stream_guard else None,
+            flush=stream_guard.flush if stream_guard else None,
+        )
         headers = {**metered.headers, **served_headers(target, relay.model)}
         return ChatOutcome(headers=headers, relay=relay)

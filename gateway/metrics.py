@@ -44,6 +44,12 @@ class Metrics:
             ["mode"],
             registry=r,
         )
+        self.guardrail_blocks = Counter(
+            "gateway_guardrail_blocks",
+            "Requests or answers refused by a guardrail",
+            ["tenant", "check", "direction"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )

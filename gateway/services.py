@@ -17,6 +17,9 @@ from gateway.chat import ChatService
 from gateway.directory import Directory
 from gateway.dispatch import Dispatcher
 from gateway.embeddings import EmbeddingsService
+from gateway.guarding import Guard
+from gateway.guardrail_policies import PolicyBook, PolicyService
+from gateway.guardrails import GuardrailEngine
 from gateway.limits.limiter import Limiter
 from gateway.limits.memory import InMemoryLimiter
 from gateway.metering import Meter
@@ -49,9 +52,14 @@ class Services:
     price_admin: PriceService
     usage: UsageService
     attestations: AttestationService
+    guard: Guard
+    policies: PolicyService
+    owns_guardrail_engine: bool = True
+    _warming: asyncio.Task | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, guardrail_engine: GuardrailEngine | None = None) -> Services:
+        """Build every service; ``guardrail_engine`` may be shared by several apps in one process (tests)."""
         db = Database(settings.database_url)
         metrics = Metrics()
         pool = BackendPool(settings.effective_backends(), settings.resilience, settings.data_dir, metrics)
@@ -59,10 +67,15 @@ class Services:
         dispatcher = Dispatcher(pool.states, metrics, settings.resilience.retry_backoff_seconds)
         catalog = {name: backend.models for name, backend in pool.backends.items()}
         limiter = build_limiter(settings, metrics)
-        ledger = Ledger(db, Spool(settings.data_dir / "spool", settings.ledger.fsync), settings.ledger.flush_interval_seconds)
+        ledger = Ledger(
+            db, Spool(settings.data_dir / "spool", settings.ledger.fsync), settings.ledger.flush_interval_seconds
+        )
         prices = PriceBook(settings.pricing, {name: backend.kind for name, backend in pool.backends.items()})
         directory = Directory(db, settings.directory_refresh_seconds)
         directory.reload_hooks.append(prices.load_overrides)
+        policy_book = PolicyBook()
+        directory.reload_hooks.append(policy_book.load)
+        guard = Guard(guardrail_engine or GuardrailEngine(), policy_book, metrics, settings.guardrails.enabled)
         meter = Meter(limiter, ledger, prices, metrics)
         attestations = AttestationService.from_settings(db, settings.attestation, settings.data_dir)
         default_completion = settings.limits.default_completion_tokens
@@ -73,7 +86,7 @@ class Services:
             pool=pool,
             directory=directory,
             router=router,
-            chat=ChatService(router, dispatcher, meter, attestations, default_completion),
+            chat=ChatService(router, dispatcher, meter, attestations, guard, default_completion),
             embeddings=EmbeddingsService(router, dispatcher, meter),
             tenants=TenantService(db),
             keys=ApiKeyService(db),
@@ -84,6 +97,9 @@ class Services:
             price_admin=PriceService(db, catalog),
             usage=UsageService(db),
             attestations=attestations,
+            guard=guard,
+            policies=PolicyService(db),
+            owns_guardrail_engine=guardrail_engine is None,
         )
 
     async def start(self) -> None:
@@ -93,8 +109,15 @@ class Services:
         await self.limiter.start()
         await self.directory.start()
         await self.pool.start()
+        if self.settings.guardrails.enabled and self.settings.guardrails.warm_on_start:
+            self._warming = asyncio.create_task(self.guard.engine.warm())
 
     async def stop(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
+        if self.owns_guardrail_engine:
+            self.guard.engine.close()
         await self.pool.close()
         await self.limiter.aclose()
         await self.ledger.stop()
@@ -121,6 +144,9 @@ def build_limiter(settings: Settings, metrics: Metrics) -> Limiter:
         key_prefix=config.redis_key_prefix,
     )
     return ResilientLimiter(
-        shared, local, fail_open=config.redis_failure == "open",
+        shared,
+        local,
+        fail_open=config.redis_failure == "open",
         on_fallback=lambda mode: metrics.limiter_fallbacks.labels(mode).inc(),
     )
+

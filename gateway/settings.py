@@ -127,6 +127,15 @@ class LedgerSettings(BaseModel):
     fsync: bool = False
 
 
+class GuardrailSettings(BaseModel):
+    """``[guardrails]``: the per-tenant guardrail policies, on or off for the whole gateway."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    warm_on_start: bool = True
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads from its configuration."""
 
@@ -155,6 +164,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     attestation: AttestationSettings = Field(default_factory=AttestationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ import msgspec
 
 from backends.errors import BackendError
 from backends.openai_protocol import error_body
+from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.sse")
 
@@ -39,7 +40,8 @@ class StreamFailure:
 class StreamRelay:
     """Turns ``first_chunk`` + ``rest`` into what the client receives, tracking usage and failure.
 
-    ``observers`` see every chunk the client will receive. Chunks that close the stream (a
+    ``transform`` (the output guardrails) may rewrite, hold back or add chunks; ``observers`` see
+    every chunk the client will receive. Chunks that close the stream (a
     ``finish_reason`` or the usage chunk) are held back until the upstream has ended, so that
     ``on_done`` — which runs once however the stream ended — can add ``final_fields`` (an
     attestation) to the last of them. ``deltas_seen`` counts content and tool-call deltas (about
@@ -54,12 +56,16 @@ class StreamRelay:
         include_usage: bool,
         on_done: Callable[[StreamRelay], Awaitable[None]],
         observers: Sequence[Callable[[dict[str, Any]], None]] = (),
+        transform: Callable[[dict[str, Any]], Awaitable[list[dict[str, Any]]]] | None = None,
+        flush: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._first = first_chunk
         self._rest = rest
         self._include_usage = include_usage
         self._on_done = on_done
         self._observers = observers
+        self._transform = transform
+        self._flush = flush
         self._held: list[dict[str, Any]] = []
         self.final_fields: dict[str, Any] = {}
         self.usage: dict[str, Any] | None = None
@@ -84,8 +90,6 @@ class StreamRelay:
                 return None
             if "usage" in chunk:
                 chunk = {k: v for k, v in chunk.items() if k != "usage"}
-        for observe in self._observers:
-            observe(chunk)
         return chunk
 
     @staticmethod
@@ -108,17 +112,29 @@ class StreamRelay:
                 outgoing = self._observe(chunk)
                 if outgoing is None:
                     continue
-                if self._closes(outgoing):
-                    self._held.append(outgoing)
-                    continue
-                while self._held:
-                    yield self._held.pop(0)
-                yield outgoing
+                for item in await self._transform(outgoing) if self._transform else (outgoing,):
+                    for observe in self._observers:
+                        observe(item)
+                    if self._closes(item):
+                        self._held.append(item)
+                        continue
+                    while self._held:
+                        yield self._held.pop(0)
+                    yield item
             self.completed = True
+        except GatewayError as error:
+            self.failed = error.message
+            while self._held:
+                yield self._held.pop(0)
+            yield StreamFailure(error_body(error.message, error.type, error.param, error.code))
         except BackendError as error:
             self.failed = error.message
             while self._held:
                 yield self._held.pop(0)
+            for item in await self._flush() if self._flush else ():
+                for observe in self._observers:
+                    observe(item)
+                yield item
             yield StreamFailure(
                 error_body(
                     f"The upstream failed mid-stream: {error.message}", "upstream_error", None, "upstream_stream_error"

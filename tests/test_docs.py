@@ -10,6 +10,7 @@ from gateway.attestation.settings import AttestationSettings
 from gateway.console_settings import ConsoleSettings
 from gateway.settings import (
     BackendSettings,
+    GuardrailSettings,
     LedgerSettings,
     LimitSettings,
     ModelPriceSettings,
@@ -25,7 +26,7 @@ FIELDS = (
     [
         f"`{name}`"
         for name in Settings.model_fields
-        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger", "attestation", "console")
+        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger", "attestation", "console", "guardrails")
     ]
     + [f"`{name}`" for name in BackendSettings.model_fields]
     + [f"`routing.{name}`" for name in RoutingSettings.model_fields]
@@ -36,6 +37,7 @@ FIELDS = (
     + [f"`ledger.{name}`" for name in LedgerSettings.model_fields]
     + [f"`attestation.{name}`" for name in AttestationSettings.model_fields]
     + [f"`console.{name}`" for name in ConsoleSettings.model_fields]
+    + [f"`guardrails.{name}`" for name in GuardrailSettings.model_fields]
 )
 
 

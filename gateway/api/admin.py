@@ -123,6 +123,16 @@ class AdminApiController(Controller):
             ]
         }
 
+    @get("/tenants/{name:str}/guardrails", sync_to_thread=True)
+    def get_guardrails(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
+        return services.policies.get(name)
+
+    @put("/tenants/{name:str}/guardrails", sync_to_thread=True)
+    def put_guardrails(self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[dict]) -> dict:
+        stored = services.policies.put(name, data)
+        record(services, "guardrails.put", f"tenant:{name}", {"version": stored["version"]})
+        return stored
+
     @get("/usage", sync_to_thread=True)
     def usage(
         self,

@@ -258,18 +258,28 @@ class ResponseStream:
 
 
 async def response_events(stream: ResponseStream, relay: StreamRelay) -> AsyncIterator[bytes]:
-    """The SSE bytes for a chat stream's relay: its chunks, at most one failure, then its trailers."""
+    """The SSE bytes for a chat stream's relay: its chunks, at most one failure, then its trailers.
+
+    The answer's attestation (carried on the chat stream's last chunk) rides on the final event
+    (``response.completed`` / ``response.incomplete``) as an extra ``attestation`` member, where the
+    SDK's typed events keep it; no event type of our own appears in an ordinary stream.
+    """
     for event in stream.start():
         yield sse(event)
+    attestation = None
     async with aclosing(relay.items()) as items:
         async for item in items:
             if isinstance(item, StreamFailure):
                 events = stream.fail(item)
-            elif relay.completed or relay.failed:  # the chunks have ended: what follows are trailers
+            elif item.get("object") != "chat.completion.chunk":
                 events = stream.trailer(item)
             else:
                 events = stream.feed(item)
+                attestation = item.get("attestation") or attestation
             for event in events:
                 yield sse(event)
-    for event in stream.finish():
+    final = stream.finish()
+    if attestation is not None and final:
+        final[-1] = {**final[-1], "attestation": attestation}
+    for event in final:
         yield sse(event)

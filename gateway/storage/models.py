@@ -125,3 +125,16 @@ class ModelPrice(SQLModel, table=True):
     per_gpu_second: float = 0.0
     updated_at: datetime = Field(default_factory=utcnow)
 
+
+class GuardrailPolicyVersion(SQLModel, table=True):
+    """One version of a tenant's guardrail policy; the highest version is the one in force."""
+
+    __tablename__ = "guardrail_policy"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    version: int
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+

@@ -20,7 +20,7 @@ from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.fakes.server import serve_in_thread
-from tests.gateway.harness import ADMIN_TOKEN
+from tests.gateway.harness import ADMIN_TOKEN, shared_guardrail_engine
 
 ADMIN_PASSWORD = "correct horse battery staple"
 REVIEWER_PASSWORD = "reviewer password 123"
@@ -103,7 +103,7 @@ def field_error(response: httpx.Response, name: str) -> str | None:
 @contextmanager
 def running_console(settings: Settings) -> Iterator[Console]:
     """``create_app(settings, extensions=[install_console])`` served on loopback with its lifespan."""
-    app = create_app(settings, extensions=[install_console])
+    app = create_app(settings, extensions=[install_console], guardrail_engine=shared_guardrail_engine())
     with serve_in_thread(app, lifespan="on") as url:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as api:
             yield Console(url, app.state.services, app.state.console, api, app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import httpx
 import openai
 
 from gateway.app import Extension, create_app
+from gateway.guardrails import GuardrailEngine
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.fakes.server import serve_in_thread
@@ -58,9 +60,15 @@ def settings_for(database_url: str, data_dir, backends: list[dict], **extra: Any
     )
 
 
+@functools.cache
+def shared_guardrail_engine() -> GuardrailEngine:
+    """One guardrail engine for every app the test process starts (Presidio takes seconds to load)."""
+    return GuardrailEngine()
+
+
 @contextmanager
 def running_gateway(settings: Settings, extensions: Sequence[Extension] = ()) -> Iterator[RunningGateway]:
-    app = create_app(settings, extensions=extensions)
+    app = create_app(settings, extensions=extensions, guardrail_engine=shared_guardrail_engine())
     with serve_in_thread(app, lifespan="on") as url:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
             yield RunningGateway(url, app.state.services, admin)

@@ -630,8 +630,8 @@ def test_a_client_leaving_mid_stream_is_still_charged(stack):
     with httpx.stream("POST", f"{stack.gateway.url}/v1/responses", headers=headers, json=body) as response:
         request_id = response.headers["x-request-id"]
         lines = response.iter_lines()
-        received = [next(lines) for _ in range(18)]  # six events: three lines each
-    assert any('"delta":" two"' in line for line in received)
+        received = [next(lines) for _ in range(15)]  # five events (the fifth a text delta): three lines each
+    assert any('"type":"response.output_text.delta"' in line for line in received)
     assert wait_for(lambda: len(ledger_rows(stack, {request_id})) == 1, 5)
     (row,) = ledger_rows(stack, {request_id})
     assert row["status"] == 499 and row["completion_tokens"] >= 1 and row["endpoint"] == "responses"

@@ -51,7 +51,7 @@ def test_a_paraphrased_attack_outscores_ordinary_prompts(model_engine):
 
 
 async def test_the_policy_threshold_blocks_it(model_engine):
-    strict = default_policy().replace(input=InputChecks(jailbreak=JailbreakCheck(threshold=0.62)))
+    strict = default_policy().replace(input=InputChecks(jailbreak=JailbreakCheck(classifier=True, threshold=0.62)))
     verdict = await model_engine.check_input(strict, [{"role": "user", "content": NOVEL_ATTACK}])
     assert verdict.blocked is not None and "similarity" in verdict.blocked.message
     for text in BENIGN:

@@ -23,7 +23,7 @@ def test_the_default_policy_masks_pii_on_input_and_blocks_jailbreaks():
         policy.input.pii.entities
     )
     assert policy.input.jailbreak.enabled and policy.input.jailbreak.action == "block"
-    assert policy.input.jailbreak.patterns and policy.input.jailbreak.classifier
+    assert policy.input.jailbreak.patterns and not policy.input.jailbreak.classifier, "the classifier is opt-in"
     assert policy.output.pii.enabled and policy.output.pii.action == "mask"
     assert policy.reversible_masking is False  # one-way unless the tenant allows restoring
     assert policy.store_blocked_text is False

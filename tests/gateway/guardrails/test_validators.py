@@ -95,7 +95,4 @@ async def test_without_guardrails_ai_the_validator_is_skipped_not_fatal(engine, 
     policy = default_policy().replace(input=InputChecks(validators=[check()]))
     verdict = await engine.check_input(policy, [{"role": "user", "content": "Project Falcon?"}])
     assert verdict.blocked is None
-    assert verdict.degraded == [
-        "jailbreak.classifier: switched off in this gateway",
-        "validator:banned_words: guardrails-ai is not installed",
-    ]
+    assert verdict.degraded == ["validator:banned_words: guardrails-ai is not installed"]

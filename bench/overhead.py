@@ -1,0 +1,1064 @@
+"""The gateway's overhead, side by side with a direct call, a bare proxy and the LiteLLM proxy.
+
+One command (see bench/README.md):
+
+    .venv/bin/python bench/overhead.py                     # full run (~15 s per cell, 3 repeats)
+    .venv/bin/python bench/overhead.py --quick             # smoke run (~3 s per cell, 1 repeat)
+    .venv/bin/python bench/overhead.py --install-litellm   # first run: builds bench/.venv-litellm
+
+It starts a fast wire-level upstream (bench/upstream.py), then, one target at a time, starts
+the server under test pinned to core 0, drives it with ``wrk`` (and bench/streamclient.py for
+streams) pinned to the other core(s), and writes bench/results/latest.json and latest.md.
+Standard library only; the servers run in the project's .venv (LiteLLM in its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = ROOT / ".venv"
+LITELLM_VENV = BENCH / ".venv-litellm"
+LITELLM_VERSION = "1.106.2"
+LITELLM_BANNED = ("1.82.7", "1.82.8")  # compromised releases: never install these
+MODEL = "bench-model"
+LITELLM_MASTER_KEY = "sk-bench-master-key"
+CONCURRENCIES = (1, 16, 64)
+LATENCY_AT = (1, 16)
+TARGET_ORDER = ("direct", "bare", "gateway", "litellm")
+LABELS = {"direct": "direct", "bare": "bare proxy", "gateway": "gateway", "litellm": "LiteLLM"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def python_bin() -> str:
+    candidate = VENV / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc/<pid>/task/*/children)."""
+    seen, todo = [], [pid]
+    while todo and len(seen) < 256:
+        current = todo.pop()
+        seen.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return seen
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(all, idle) CPU time of the whole machine, in clock ticks, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values[:8]), values[3] + (values[4] if len(values) > 4 else 0)
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Percent of all cores busy over ``seconds``: other work on the machine skews the figures."""
+    total0, idle0 = machine_jiffies()
+    time.sleep(seconds)
+    total1, idle1 = machine_jiffies()
+    return 100.0 * (1 - (idle1 - idle0) / max(1, total1 - total0))
+
+
+def wait_quiet(name: str, limit: float, threshold: float = 15.0) -> float:
+    """Wait (at most ``limit`` s) until the machine is under ``threshold``% busy; returns seconds waited."""
+    started = time.monotonic()
+    busy = machine_busy(0.5)
+    while busy >= threshold and time.monotonic() - started < limit:
+        busy = machine_busy(1.0)
+    waited = time.monotonic() - started
+    if busy >= threshold:
+        log(f"{name}: machine still {busy:.0f}% busy after waiting {waited:.0f} s; measuring anyway")
+    elif waited > 2:
+        log(f"{name}: waited {waited:.0f} s for other work on the machine to finish")
+    return waited
+
+
+class Foreign:
+    """CPU used on the machine during a block by processes that are not part of the benchmark.
+
+    Machine busy time (/proc/stat) minus the server's and upstream's process trees, this
+    process and its waited-for children (wrk, the stream client). ``pct`` is percent of one core.
+    """
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
+        self.pct = 0.0
+
+    def _ours(self) -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (sum(tree_cpu_seconds(p) for p in self.pids) + own.ru_utime + own.ru_stime + kids.ru_utime
+                + kids.ru_stime)
+
+    def __enter__(self) -> Foreign:
+        self._wall = time.monotonic()
+        self._machine = machine_jiffies()
+        self._ours0 = self._ours()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        total, idle = machine_jiffies()
+        busy = ((total - self._machine[0]) - (idle - self._machine[1])) / CLK_TCK
+        wall = max(1e-6, time.monotonic() - self._wall)
+        self.pct = max(0.0, 100.0 * (busy - (self._ours() - self._ours0)) / wall)
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    for p in tree_pids(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+    return total / 1e6
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in tree_pids(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    env: dict[str, str] | None = None
+    log_path: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        )
+
+    def wait_ready(self, timeout: float, path: str = "/v1/models") -> None:
+        """Until the port answers HTTP (any status) or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", path)
+                conn.getresponse().read()
+                conn.close()
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer on port {self.port} within {timeout:.0f} s")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+class Sampler:
+    """Samples a process tree's RSS in the background; ``peak`` is the largest seen."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_mb(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.peak = max(self.peak, tree_rss_mb(self.pid))
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+def http_call(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def request_headers(key: str | None) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return headers
+
+
+def verify(port: int, key: str | None, bodies: dict[str, str], chunks: int) -> str:
+    """One non-stream and one stream request must come back right, else the target is skipped.
+
+    Returns the non-stream reply's content (what a stream's deltas should add up to)."""
+    status, data = http_call(port, "POST", "/v1/chat/completions", bodies["plain"].encode(), request_headers(key))
+    if status != 200:
+        raise RuntimeError(f"chat completion answered HTTP {status}: {data[:300]!r}")
+    reply = json.loads(data)
+    if not reply.get("choices") or not reply["choices"][0]["message"].get("content"):
+        raise RuntimeError(f"chat completion without content: {data[:300]!r}")
+    status, data = http_call(port, "POST", "/v1/chat/completions", bodies["stream"].encode(), request_headers(key))
+    if status != 200 or b"data: [DONE]" not in data or b'"content"' not in data:
+        raise RuntimeError(f"stream answered HTTP {status}: {data[:300]!r}")
+    return reply["choices"][0]["message"]["content"]
+
+
+# --------------------------------------------------------------------------- load
+
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {{"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"mean_us":%.2f,"max_us":%d}}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+@dataclass
+class Pinning:
+    server: list[str] = field(default_factory=list)
+    load: list[str] = field(default_factory=list)
+    describe: str = "not pinned"
+
+    @classmethod
+    def for_machine(cls, enabled: bool, nice: int = 0) -> Pinning:
+        prefix = ["nice", "-n", str(nice)] if nice else []
+        niced = f"; benchmark processes at nice {nice}" if nice else ""
+        cores = sorted(os.sched_getaffinity(0))
+        if not enabled or len(cores) < 2 or not shutil.which("taskset"):
+            return cls(prefix, prefix, "not pinned" + niced)
+        server, load = str(cores[0]), ",".join(str(c) for c in cores[1:])
+        return cls(
+            [*prefix, "taskset", "-c", server],
+            [*prefix, "taskset", "-c", load],
+            f"servers on core {server}; upstream, wrk, stream client and py-spy on core(s) {load}{niced}",
+        )
+
+
+def write_lua(workdir: Path, name: str, body: str, key: str | None) -> Path:
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    path = workdir / f"{name}.lua"
+    path.write_text(WRK_LUA.format(body=body, auth=auth))
+    return path
+
+
+def run_wrk(pin: Pinning, lua: Path, port: int, connections: int, seconds: float) -> dict:
+    argv = [
+        *pin.load, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+        "-s", str(lua), f"http://127.0.0.1:{port}/v1/chat/completions",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            raw = json.loads(line[len("BENCHJSON ") :])
+            seconds_run = raw["duration_us"] / 1e6
+            errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+            return {
+                "rps": raw["requests"] / seconds_run if seconds_run else 0.0,
+                "requests": raw["requests"],
+                "errors": errors,
+                "p50_ms": raw["p50_us"] / 1000,
+                "p90_ms": raw["p90_us"] / 1000,
+                "p99_ms": raw["p99_us"] / 1000,
+                "mean_ms": raw["mean_us"] / 1000,
+                "max_ms": raw["max_us"] / 1000,
+                "raw": raw,
+            }
+    raise RuntimeError(f"wrk gave no result (rc {done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}")
+
+
+def run_streams(pin: Pinning, port: int, key: str | None, body: str, requests: int, chunks: int) -> dict:
+    argv = [
+        *pin.load, python_bin(), str(BENCH / "streamclient.py"), "--url", f"http://127.0.0.1:{port}/v1/chat/completions",
+        "--body", body, "--requests", str(requests), "--warmup", str(max(3, requests // 20)),
+        "--max-seconds", "120",
+    ]
+    if key:
+        argv += ["--key", key]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=200)
+    if done.returncode != 0:
+        raise RuntimeError(f"stream client failed: {done.stderr[-800:]}")
+    result = json.loads(done.stdout)
+    ttft, total = result["ttft_ms"], result["total_ms"]
+    if not ttft:
+        raise RuntimeError(f"no stream succeeded: {result['first_errors']}")
+    return {
+        "requests": len(ttft),
+        "content_events": result["content_events"],
+        "sample_content": result["sample_content"],
+        "errors": result["errors"],
+        "first_errors": result["first_errors"],
+        "ttft_p50_ms": percentile(ttft, 50),
+        "ttft_p90_ms": percentile(ttft, 90),
+        "ttft_p99_ms": percentile(ttft, 99),
+        "total_p50_ms": percentile(total, 50),
+        "total_p90_ms": percentile(total, 90),
+        "total_p99_ms": percentile(total, 99),
+    }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median_of(runs: list[dict], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass
+class Prepared:
+    server: Server
+    key: str | None
+    startup_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    ready_path: str = "/v1/models"
+
+
+def prepare_direct(args, pin: Pinning, workdir: Path, upstream_port: int) -> Prepared:
+    port = free_port()
+    argv = [*pin.server, python_bin(), str(BENCH / "upstream.py"), "--port", str(port), "--chunks", str(args.chunks),
+            "--model", MODEL, "--chunk-delay-ms", str(args.chunk_delay_ms)]
+    server = Server("direct", argv, port, log_path=workdir / "direct.log")
+    return Prepared(server, None, notes=["a second upstream instance, pinned where the servers under test run"])
+
+
+def prepare_bare(args, pin: Pinning, workdir: Path, upstream_port: int) -> Prepared:
+    port = free_port()
+    argv = [*pin.server, python_bin(), str(BENCH / "bare_proxy.py"), "--port", str(port),
+            "--upstream", f"http://127.0.0.1:{upstream_port}/v1"]
+    return Prepared(Server("bare", argv, port, log_path=workdir / "bare.log"), None)
+
+
+def gateway_bin() -> list[str]:
+    script = VENV / "bin" / "gateway"
+    return [str(script)] if script.exists() else [python_bin(), "-m", "gateway"]
+
+
+def prepare_gateway(args, pin: Pinning, workdir: Path, upstream_port: int) -> Prepared:
+    port = free_port()
+    data_dir = workdir / "gateway-data"
+    data_dir.mkdir()
+    config = workdir / "gateway.toml"
+    source = Path(args.gateway_config) if args.gateway_config else BENCH / "gateway.toml"
+    config.write_text(source.read_text().replace("127.0.0.1:18000", f"127.0.0.1:{upstream_port}"))
+    env = {**os.environ, "GATEWAY_DATA_DIR": str(data_dir)}
+    for item in args.gateway_env:
+        name, _, value = item.partition("=")
+        env[name] = value
+    cli = [*gateway_bin(), "--config", str(config)]
+    tenant = [*cli, "tenant", "create", "bench", "--rpm", "1000000000", "--tps", "1000000000",
+              "--daily-tokens", "1000000000000", "--max-concurrency", "100000"]
+    subprocess.run(tenant, env=env, cwd=workdir, check=True, capture_output=True, timeout=120)
+    made = subprocess.run([*cli, "key", "create", "bench", "--name", "bench"], env=env, cwd=workdir, check=True,
+                          capture_output=True, text=True, timeout=120)
+    key = made.stdout.strip().splitlines()[-1].strip()
+    argv = [*pin.server, *cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    notes = [f"config {source.name}; tenant 'bench' with limits far above the load (checked, never hit)"]
+    if args.gateway_env:
+        notes.append("extra env: " + " ".join(args.gateway_env))
+    return Prepared(Server("gateway", argv, port, env=env, log_path=workdir / "gateway.log"), key, notes=notes)
+
+
+def litellm_bin() -> Path:
+    return LITELLM_VENV / "bin" / "litellm"
+
+
+def install_litellm() -> str | None:
+    """Build bench/.venv-litellm with litellm[proxy]==LITELLM_VERSION; None or the reason it failed."""
+    assert LITELLM_VERSION not in LITELLM_BANNED
+    log(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV.relative_to(ROOT)} (a few minutes)")
+    try:
+        if not (LITELLM_VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True, timeout=300)
+        subprocess.run(
+            [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
+            check=True, timeout=1800,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return f"pip install failed: {exc}"
+    return None
+
+
+def installed_litellm_version() -> str | None:
+    py = LITELLM_VENV / "bin" / "python"
+    if not py.exists():
+        return None
+    done = subprocess.run([str(py), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() or None
+
+
+def prepare_litellm(args, pin: Pinning, workdir: Path, upstream_port: int) -> Prepared:
+    port = free_port()
+    config = workdir / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        f"  - model_name: {MODEL}\n"
+        "    litellm_params:\n"
+        f"      model: openai/{MODEL}\n"
+        f"      api_base: http://127.0.0.1:{upstream_port}/v1\n"
+        "      api_key: sk-upstream-unused\n"
+        "litellm_settings:\n"
+        "  drop_params: true\n"
+        "general_settings:\n"
+        "  master_key: os.environ/LITELLM_MASTER_KEY\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "LITELLM_LOG", "JSON_LOGS")}
+    env.update(
+        LITELLM_MASTER_KEY=LITELLM_MASTER_KEY,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        LITELLM_LOG="ERROR",
+        LITELLM_TELEMETRY="False",
+        LITELLM_MODE="PRODUCTION",
+        HOME=str(workdir),
+    )
+    argv = [*pin.server, str(litellm_bin()), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+            "--num_workers", "1", "--telemetry", "False"]
+    notes = [f"litellm[proxy]=={installed_litellm_version()}, no database, LITELLM_LOG=ERROR, openai/ provider"]
+    server = Server("litellm", argv, port, env=env, log_path=workdir / "litellm.log")
+    return Prepared(server, LITELLM_MASTER_KEY, notes=notes, ready_path="/health/liveliness")
+
+
+PREPARE = {"direct": prepare_direct, "bare": prepare_bare, "gateway": prepare_gateway, "litellm": prepare_litellm}
+
+
+# --------------------------------------------------------------------------- measuring one target
+
+
+def measure(name: str, args, pin: Pinning, workdir: Path, upstream: Server, bodies: dict[str, str]) -> dict:
+    upstream_port = upstream.port
+    result: dict = {"label": LABELS[name], "available": False}
+    try:
+        prepared = PREPARE[name](args, pin, workdir, upstream_port)
+    except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
+        result["skipped"] = f"could not prepare: {exc}"
+        return result
+    server = prepared.server
+    result["notes"] = prepared.notes
+    wait_quiet(name, args.wait_idle)
+    result["command"] = " ".join(shlex.quote(a) for a in server.argv)
+    started = time.monotonic()
+    server.start()
+    try:
+        server.wait_ready(args.start_timeout, prepared.ready_path)
+        result["startup_s"] = round(time.monotonic() - started, 2)
+        expected_text = verify(server.port, prepared.key, bodies, args.chunks)
+        result["available"] = True
+        log(f"{name}: up on :{server.port} (pid {server.pid}) in {result['startup_s']} s; replies verified")
+        time.sleep(args.settle)
+        result["rss_idle_mb"] = round(tree_rss_mb(server.pid), 1)
+        lua = write_lua(workdir, name, bodies["plain"], prepared.key)
+        run_wrk(pin, lua, server.port, 16, args.warmup)  # warm caches, pools, lazy imports
+        load: dict[str, list[dict]] = {str(c): [] for c in CONCURRENCIES}
+        peak = 0.0
+        cpu_per_request: list[float] = []
+        for rep in range(args.repeats):
+            for c in CONCURRENCIES:
+                waited = wait_quiet(name, args.wait_idle)
+                cpu_before = tree_cpu_seconds(server.pid)
+                with Sampler(server.pid) as sampler, Foreign(server.pid, upstream.pid) as foreign:
+                    run = run_wrk(pin, lua, server.port, c, args.duration)
+                cpu = tree_cpu_seconds(server.pid) - cpu_before
+                run["foreign_cpu_pct"] = round(foreign.pct, 1)
+                run["waited_for_quiet_s"] = round(waited, 1)
+                run["cpu_ms_per_request"] = cpu * 1000 / run["requests"] if run["requests"] else None
+                run["rss_peak_mb"] = round(sampler.peak, 1)
+                peak = max(peak, sampler.peak)
+                if c == CONCURRENCIES[-1] and run["cpu_ms_per_request"] is not None:
+                    cpu_per_request.append(run["cpu_ms_per_request"])
+                load[str(c)].append({k: v for k, v in run.items() if k != "raw"})
+                flag = f"  ERRORS {run['errors']}" if run["errors"] else ""
+                if foreign.pct > 10:
+                    flag += f"  (other processes used {foreign.pct:.0f}% of a core meanwhile)"
+                log(f"{name}: rep {rep + 1}/{args.repeats} c={c:<3} {run['rps']:9.1f} req/s  "
+                    f"p50 {run['p50_ms']:8.3f} ms  p99 {run['p99_ms']:8.3f} ms  "
+                    f"cpu {run['cpu_ms_per_request'] or 0:.3f} ms/req{flag}")
+        result["rss_load_mb"] = round(peak, 1)
+        result["cpu_ms_per_request_c64"] = statistics.median(cpu_per_request) if cpu_per_request else None
+        result["load"] = {
+            c: {
+                "runs": runs,
+                **{k: median_of(runs, k) for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "errors")},
+            }
+            for c, runs in load.items()
+        }
+        streams = []
+        for rep in range(args.repeats):
+            wait_quiet(name, args.wait_idle)
+            with Foreign(server.pid, upstream.pid) as foreign:
+                run = run_streams(pin, server.port, prepared.key, bodies["stream"], args.stream_requests, args.chunks)
+            run["foreign_cpu_pct"] = round(foreign.pct, 1)
+            streams.append(run)
+            if run["content_events"] != args.chunks and rep == 0:
+                note = (f"streams carry {run['content_events']} content events for the upstream's {args.chunks} "
+                        f"chunks (the target re-chunks)")
+                result["notes"].append(note)
+                log(f"{name}: note: {note}")
+            if run.pop("sample_content") != expected_text and rep == 0:
+                result["notes"].append("streamed text differs from the non-stream reply's text")
+                log(f"{name}: note: streamed text differs from the non-stream reply's text")
+            log(f"{name}: stream rep {rep + 1}/{args.repeats}: TTFT p50 {run['ttft_p50_ms']:.3f} ms, "
+                f"total p50 {run['total_p50_ms']:.3f} ms ({run['requests']} streams, {run['errors']} errors)")
+        result["stream"] = {
+            "runs": streams,
+            **{k: median_of(streams, k) for k in
+               ("ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "total_p50_ms", "total_p90_ms", "total_p99_ms",
+                "errors")},
+        }
+        result["chunks"] = args.chunks
+        result["rss_after_mb"] = round(tree_rss_mb(server.pid), 1)
+        if name == "gateway" and args.profile:
+            result["profile"] = profile_gateway(args, pin, server, lua)
+    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError) as exc:
+        result["available"] = False
+        result["skipped"] = f"{type(exc).__name__}: {exc}"
+        log(f"{name}: skipped: {result['skipped']}")
+    finally:
+        server.stop()
+        if server.log_path and server.log_path.exists():
+            text = server.log_path.read_text(errors="replace")
+            result["log_tail"] = text[-1500:]
+            result["log_lines"] = text.count("\n")
+            keep = BENCH / "results" / "logs"
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(server.log_path, keep / f"{name}.log")
+    return result
+
+
+def py_spy_bin() -> str | None:
+    local = VENV / "bin" / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def profile_gateway(args, pin: Pinning, server: Server, lua: Path) -> dict:
+    spy = py_spy_bin()
+    if spy is None:
+        log("profile skipped: py-spy not found (install it with: .venv/bin/pip install py-spy)")
+        return {"skipped": "py-spy not installed"}
+    out = BENCH / "profiles"
+    out.mkdir(exist_ok=True)
+    stem = out / "gateway-nonstream-c16"
+    seconds = args.profile_seconds
+    log(f"gateway: profiling {seconds:.0f} s at c=16 (non-stream) with py-spy")
+    wrk = threading.Thread(target=run_wrk, args=(pin, lua, server.port, 16, seconds + 4), daemon=True)
+    wrk.start()
+    time.sleep(1.5)
+    common = ["record", "--pid", str(server.pid), "--duration", str(int(seconds)), "--rate", "250", "--nonblocking",
+              "--full-filenames"]
+    spies = [
+        subprocess.Popen([*pin.load, spy, *common, "--format", "flamegraph", "--output", f"{stem}.svg"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+        subprocess.Popen([*pin.load, spy, *common, "--format", "raw", "--output", f"{stem}.txt"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+    ]
+    failures = []
+    for spy_proc in spies:
+        try:
+            _, err = spy_proc.communicate(timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            spy_proc.kill()
+            _, err = spy_proc.communicate()
+        if spy_proc.returncode != 0:
+            failures.append(err.decode(errors="replace")[-400:])
+    wrk.join(timeout=seconds + 120)
+    if failures:
+        log(f"profile failed: {failures}")
+        return {"skipped": f"py-spy failed: {failures}"}
+    sys.path.insert(0, str(BENCH))
+    from profile_summary import summarize  # noqa: PLC0415 (bench-local module)
+
+    summary = summarize(Path(f"{stem}.txt"), ROOT)
+    Path(f"{stem}.summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log(f"gateway: flame graph {Path(f'{stem}.svg').relative_to(ROOT)}, "
+        f"summary {Path(f'{stem}.summary.json').relative_to(ROOT)}")
+    return {"svg": str(Path(f"{stem}.svg").relative_to(ROOT)), "summary": summary}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info(pin: Pinning) -> dict:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gb = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_gb = round(int(Path("/proc/meminfo").read_text().split()[1]) / 1e6, 1)
+    probe = (
+        "import importlib.metadata as m, json, sys\n"
+        "names = ['litestar', 'httpx', 'httpcore', 'uvicorn', 'uvloop', 'httptools', 'msgspec', 'pydantic',\n"
+        "         'prometheus-client', 'sqlmodel', 'py-spy', 'paramgate']\n"
+        "out = {}\n"
+        "for n in names:\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: out[n] = None\n"
+        "print(json.dumps({'python': sys.version.split()[0], 'packages': out}))\n"
+    )
+    venv = json.loads(subprocess.run([python_bin(), "-c", probe], capture_output=True, text=True, timeout=60).stdout)
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10)
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, timeout=10)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gateway", "backends"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=10)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "memory_gb": mem_gb,
+        "kernel": platform.release(),
+        "python": venv["python"],
+        "packages": {**venv["packages"], "litellm": installed_litellm_version()},
+        "wrk": (wrk_version.stdout + wrk_version.stderr).split(" [")[0].split(" Copyright")[0].strip() or None,
+        "pinning": pin.describe,
+        "git_commit": git.stdout.strip() or None,
+        "gateway_tree_modified": bool(dirty.stdout.strip()),
+    }
+
+
+def get(results: dict, target: str, *path: str):
+    node = results.get(target)
+    if not node or not node.get("available"):
+        return None
+    for part in path:
+        if not isinstance(node, dict) or node.get(part) is None:
+            return None
+        node = node[part]
+    return node
+
+
+ROWS = [
+    ("req/s, c=1", ("load", "1", "rps"), "rps"),
+    ("req/s, c=16", ("load", "16", "rps"), "rps"),
+    ("req/s, c=64", ("load", "64", "rps"), "rps"),
+    ("p50 ms, c=1", ("load", "1", "p50_ms"), "ms"),
+    ("p90 ms, c=1", ("load", "1", "p90_ms"), "ms"),
+    ("p99 ms, c=1", ("load", "1", "p99_ms"), "ms"),
+    ("p50 ms, c=16", ("load", "16", "p50_ms"), "ms"),
+    ("p90 ms, c=16", ("load", "16", "p90_ms"), "ms"),
+    ("p99 ms, c=16", ("load", "16", "p99_ms"), "ms"),
+    ("p50 ms, c=64", ("load", "64", "p50_ms"), "ms"),
+    ("stream TTFT p50 ms", ("stream", "ttft_p50_ms"), "ms"),
+    ("stream TTFT p90 ms", ("stream", "ttft_p90_ms"), "ms"),
+    ("stream total p50 ms", ("stream", "total_p50_ms"), "ms"),
+    ("CPU ms/request, c=1", ("load", "1", "cpu_ms_per_request"), "ms"),
+    ("CPU ms/request, c=64", ("load", "64", "cpu_ms_per_request"), "ms"),
+    ("req/s per core (1000 ÷ CPU ms, c=64)", ("load", "64", "per_core_rps"), "rps"),
+    ("RSS idle MB", ("rss_idle_mb",), "mb"),
+    ("RSS under load MB", ("rss_load_mb",), "mb"),
+]
+
+
+def fmt(value, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "rps":
+        return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    if kind == "mb":
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
+
+
+def ratio(a, b) -> str:
+    if a is None or b is None or b == 0:
+        return "–"
+    r = a / b
+    return f"{r:.2f}×" if r < 100 else f"{r:,.0f}×"
+
+
+def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    targets = [t for t in TARGET_ORDER if t in results]
+    header = ["metric", *[LABELS[t] for t in targets]]
+    compare = [(t, f"gw/{LABELS[t].split()[0]}") for t in ("direct", "bare", "litellm") if t in results]
+    if "gateway" in results:
+        header += [c for _, c in compare]
+    rows = []
+    for label, path, kind in ROWS:
+        row = [label, *[fmt(get(results, t, *path), kind) for t in targets]]
+        if "gateway" in results:
+            row += [ratio(get(results, "gateway", *path), get(results, t, *path)) for t, _ in compare]
+        rows.append(row)
+    return header, rows
+
+
+def derive(results: dict) -> None:
+    """Medians that are computed from the runs (also for JSON written by older versions)."""
+    for res in results.values():
+        for cell in (res.get("load") or {}).values():
+            cpu = median_of(cell["runs"], "cpu_ms_per_request")
+            cell["cpu_ms_per_request"] = cpu
+            cell["per_core_rps"] = 1000.0 / cpu if cpu else None
+            cell["foreign_cpu_pct"] = median_of(cell["runs"], "foreign_cpu_pct")
+
+
+def goals(results: dict) -> list[dict]:
+    def diff(target_path: tuple[str, ...]):
+        g, d = get(results, "gateway", *target_path), get(results, "direct", *target_path)
+        return None if g is None or d is None else g - d
+
+    p50_added = diff(("load", "1", "p50_ms"))
+    ttft_added = diff(("stream", "ttft_p50_ms"))
+    gw64, bare64, lite64 = (get(results, t, "load", "64", "rps") for t in ("gateway", "bare", "litellm"))
+    idle = get(results, "gateway", "rss_idle_mb")
+
+    def verdict(ok):
+        return None if ok is None else bool(ok)
+
+    return [
+        {"goal": "adds < 0.5 ms at p50 over direct, c=1",
+         "figure": None if p50_added is None else f"+{p50_added:.3f} ms",
+         "reached": verdict(None if p50_added is None else p50_added < 0.5)},
+        {"goal": "≥ 20× LiteLLM's req/s at c=64",
+         "figure": None if not (gw64 and lite64) else f"{gw64 / lite64:.1f}× ({gw64:,.0f} vs {lite64:,.0f})",
+         "reached": verdict(None if not (gw64 and lite64) else gw64 >= 20 * lite64)},
+        {"goal": "≥ 70% of the bare proxy's req/s at c=64",
+         "figure": None if not (gw64 and bare64) else f"{100 * gw64 / bare64:.0f}% ({gw64:,.0f} vs {bare64:,.0f})",
+         "reached": verdict(None if not (gw64 and bare64) else gw64 >= 0.7 * bare64)},
+        {"goal": "adds < 1 ms to streaming TTFT (p50)",
+         "figure": None if ttft_added is None else f"+{ttft_added:.3f} ms",
+         "reached": verdict(None if ttft_added is None else ttft_added < 1.0)},
+        {"goal": "< 150 MB resident when idle",
+         "figure": None if idle is None else f"{idle:.0f} MB",
+         "reached": verdict(None if idle is None else idle < 150)},
+    ]
+
+
+def added_lines(results: dict) -> list[str]:
+    lines = []
+    for target in ("bare", "gateway", "litellm"):
+        p50 = get(results, target, "load", "1", "p50_ms")
+        direct = get(results, "direct", "load", "1", "p50_ms")
+        ttft, dttft = get(results, target, "stream", "ttft_p50_ms"), get(results, "direct", "stream", "ttft_p50_ms")
+        total, dtotal = get(results, target, "stream", "total_p50_ms"), get(results, "direct", "stream", "total_p50_ms")
+        if None in (p50, direct):
+            continue
+        text = f"{LABELS[target]}: +{p50 - direct:.3f} ms at p50 (c=1)"
+        if None not in (ttft, dttft, total, dtotal):
+            events = get(results, target, "stream", "runs")
+            chunks = max(1, (events[0].get("content_events") if events else None) or results[target].get("chunks", 32))
+            chunks = max(1, chunks - 1)
+            per_chunk = ((total - ttft) - (dtotal - dttft)) / chunks
+            text += (f", +{ttft - dttft:.3f} ms to TTFT, +{total - dtotal:.3f} ms to a whole stream "
+                     f"(≈{per_chunk:.3f} ms per later chunk)")
+        lines.append(text)
+    return lines
+
+
+def noise_lines(results: dict) -> list[str]:
+    lines = []
+    for name, res in results.items():
+        runs = [r for c in (res.get("load") or {}).values() for r in c["runs"]] + list((res.get("stream") or {}).get("runs", []))
+        worst = max((r.get("foreign_cpu_pct", 0.0) for r in runs), default=0.0)
+        if worst > 10:
+            noisy = sum(1 for r in runs if r.get("foreign_cpu_pct", 0.0) > 10)
+            lines.append(f"{LABELS[name]}: other processes on the machine used up to {worst:.0f}% of a core during "
+                         f"{noisy} of {len(runs)} runs; treat its figures with care")
+    return lines
+
+
+def render_text(results: dict, doc: dict) -> str:
+    header, rows = table_rows(results)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
+    out += ["added over direct: " + "; ".join(added_lines(results)) if added_lines(results) else ""]
+    for g in doc["goals"]:
+        mark = {True: "REACHED", False: "not reached", None: "not measured"}[g["reached"]]
+        out.append(f"goal: {g['goal']:<42} {mark:<13} {g['figure'] or ''}")
+    for name, res in results.items():
+        if not res.get("available"):
+            out.append(f"{LABELS[name]} skipped: {res.get('skipped')}")
+    out += [f"noise: {line}" for line in noise_lines(results)]
+    return "\n".join(out)
+
+
+def render_markdown(results: dict, doc: dict) -> str:
+    m = doc["machine"]
+    s = doc["settings"]
+    header, rows = table_rows(results)
+    out = [
+        f"Measured {doc['finished_at'][:16].replace('T', ' ')} UTC on {m['cpu']}, {m['cores']} cores, "
+        f"Python {m['python']}, commit {m['git_commit']}{' (modified)' if m['gateway_tree_modified'] else ''}; "
+        f"one worker each, {m['pinning']}; {s['duration']:g} s per cell, median of {s['repeats']}; "
+        f"streams of {s['chunks']} content chunks, {s['stream_requests']} per repeat.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
+    for text in added_lines(results):
+        out.append(f"- {text}")
+    out.append("")
+    out.append("| goal (issue 8) | figure | reached |")
+    out.append("|---|---|---|")
+    for g in doc["goals"]:
+        mark = {True: "yes", False: "**no**", None: "not measured"}[g["reached"]]
+        out.append(f"| {g['goal']} | {g['figure'] or '–'} | {mark} |")
+    skipped = [f"- {LABELS[n]} skipped: {r.get('skipped')}" for n, r in results.items() if not r.get("available")]
+    skipped += [f"- Noise: {line}" for line in noise_lines(results)]
+    if skipped:
+        out += ["", *skipped]
+    versions = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v and k not in ("paramgate", "py-spy"))
+    out += ["", f"Packages: {versions}; {m['wrk']}."]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/overhead.py",
+        description="Measure the gateway against a direct call, a bare proxy and the LiteLLM proxy.",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s per cell, 1 repeat, 60 streams")
+    parser.add_argument("--duration", type=float, help="seconds per load cell (default 15, quick 3)")
+    parser.add_argument("--repeats", type=int, help="repeats per cell, medians reported (default 3, quick 1)")
+    parser.add_argument("--stream-requests", type=int, help="streams per repeat (default 300, quick 60)")
+    parser.add_argument("--chunks", type=int, default=32, help="content chunks per streamed reply (default 32)")
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="upstream pause between stream chunks")
+    parser.add_argument("--targets", default=",".join(TARGET_ORDER),
+                        help="comma-separated subset of direct,bare,gateway,litellm")
+    parser.add_argument("--install-litellm", action="store_true",
+                        help=f"create bench/.venv-litellm with litellm[proxy]=={LITELLM_VERSION} if missing")
+    parser.add_argument("--profile", action="store_true", help="py-spy the gateway at c=16 (flame graph in bench/profiles)")
+    parser.add_argument("--profile-seconds", type=float, default=20.0)
+    parser.add_argument("--gateway-config", help="gateway TOML to use instead of bench/gateway.toml "
+                        "(its base_url must say 127.0.0.1:18000; the run replaces that with the upstream's address)")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the gateway (e.g. a feature switch); repeatable")
+    parser.add_argument("--wait-idle", type=float, default=20.0,
+                        help="before each cell, wait up to this many seconds for the machine to be under 15%% busy")
+    parser.add_argument("--nice", type=int, default=0, help="run servers and load at this nice value (e.g. -10 "
+                        "as root on a machine shared with other work, so it takes less of their cores)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to cores")
+    parser.add_argument("--warmup", type=float, help="seconds of unrecorded load before measuring (default 3, quick 1)")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds idle before the idle RSS is read")
+    parser.add_argument("--start-timeout", type=float, default=180.0, help="seconds a server may take to start")
+    parser.add_argument("--output", default=str(BENCH / "results"), help="where latest.json and latest.md go")
+    parser.add_argument("--render", metavar="JSON", help="measure nothing: print the table of an earlier run's "
+                        "JSON and write latest.md from it")
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (3.0 if args.quick else 15.0)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.stream_requests = args.stream_requests or (60 if args.quick else 300)
+    args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)
+    if args.quick:
+        args.profile_seconds = min(args.profile_seconds, 5.0)
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = [t for t in args.targets if t not in TARGET_ORDER]
+    if unknown:
+        parser.error(f"unknown targets: {unknown}")
+    if not (1 <= args.duration <= 600 and 1 <= args.repeats <= 20 and 1 <= args.stream_requests <= 100000):
+        parser.error("duration 1–600 s, repeats 1–20, stream requests 1–100000")
+    return args
+
+
+def check_tools() -> str | None:
+    if shutil.which("wrk") is None:
+        return ("wrk is not installed; install it with:  apt-get update && apt-get install -y wrk\n"
+                "(Debian/Ubuntu package 'wrk'; it is the load generator of this benchmark)")
+    if not (VENV / "bin" / "python").exists():
+        return f"the project's virtualenv {VENV} is missing; run `make run` or create it with pip install -e ."
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.render:
+        return render_only(Path(args.render), Path(args.output))
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")  # unwinds through every finally: servers stop
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT is ignored
+    problem = check_tools()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    pin = Pinning.for_machine(not args.no_pin, args.nice)
+    if "litellm" in args.targets and not litellm_bin().exists() and args.install_litellm:
+        reason = install_litellm()
+        if reason:
+            log(f"LiteLLM: {reason}")
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    bodies = {
+        "plain": json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello."}],
+                             "max_tokens": 64}, separators=(",", ":")),
+        "stream": json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello."}],
+                              "max_tokens": 64, "stream": True, "stream_options": {"include_usage": True}},
+                             separators=(",", ":")),
+    }
+    results: dict[str, dict] = {}
+    cells = len(args.targets) * len(CONCURRENCIES) * args.repeats
+    log(f"{len(args.targets)} targets, {cells} load cells of {args.duration:g} s, {args.repeats} stream repeats of "
+        f"{args.stream_requests}; {pin.describe}")
+    with tempfile.TemporaryDirectory(prefix="paramgate-bench-") as tmp:
+        workdir = Path(tmp)
+        upstream_port = free_port()
+        upstream = Server(
+            "upstream",
+            [*pin.load, python_bin(), str(BENCH / "upstream.py"), "--port", str(upstream_port), "--chunks",
+             str(args.chunks), "--model", MODEL, "--chunk-delay-ms", str(args.chunk_delay_ms)],
+            upstream_port,
+            log_path=workdir / "upstream.log",
+        )
+        upstream.start()
+        try:
+            upstream.wait_ready(30)
+            log(f"upstream on :{upstream_port} (pid {upstream.pid})")
+            time.sleep(1.0)  # let its start-up finish before the first idle check
+            for name in TARGET_ORDER:
+                if name not in args.targets:
+                    continue
+                if name == "litellm" and not litellm_bin().exists():
+                    reason = (f"{litellm_bin().relative_to(ROOT)} not found; rerun with --install-litellm to install "
+                              f"litellm[proxy]=={LITELLM_VERSION} into its own virtualenv")
+                    log(f"LiteLLM skipped: {reason}")
+                    results[name] = {"label": LABELS[name], "available": False, "skipped": reason}
+                    continue
+                target_dir = workdir / name
+                target_dir.mkdir()
+                results[name] = measure(name, args, pin, target_dir, upstream, bodies)
+        finally:
+            upstream.stop()
+    doc = {
+        "schema": 1,
+        "started_at": started_at,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "settings": {
+            "quick": args.quick, "duration": args.duration, "repeats": args.repeats,
+            "stream_requests": args.stream_requests, "chunks": args.chunks, "chunk_delay_ms": args.chunk_delay_ms,
+            "concurrencies": list(CONCURRENCIES), "warmup": args.warmup, "gateway_env": args.gateway_env,
+            "gateway_config": args.gateway_config or "bench/gateway.toml", "nice": args.nice,
+            "load_generator": "wrk -t1 (Lua POST body), stream client bench/streamclient.py at concurrency 1",
+        },
+        "machine": machine_info(pin),
+        "targets": results,
+    }
+    derive(results)
+    doc["goals"] = goals(results)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "latest.md").write_text(render_markdown(results, doc))
+    print()
+    print(render_text(results, doc))
+    print()
+    summary = get(results, "gateway", "profile", "summary")
+    if summary:
+        print(summary_text(summary))
+    log(f"wrote {(out / 'latest.json')} and {(out / 'latest.md')}")
+    return 0
+
+
+def render_only(source: Path, out: Path) -> int:
+    """Print the table of an earlier run's JSON and (re)write latest.md from it."""
+    doc = json.loads(source.read_text())
+    results = doc["targets"]
+    derive(results)
+    doc["goals"] = goals(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(render_markdown(results, doc))
+    if source.resolve() == (out / "latest.json").resolve():
+        source.write_text(json.dumps(doc, indent=2) + "\n")
+    print(render_text(results, doc))
+    summary = get(results, "gateway", "profile", "summary")
+    if summary:
+        print()
+        print(summary_text(summary))
+    return 0
+
+
+def summary_text(summary: dict) -> str:
+    lines = [f"gateway profile ({summary['samples']} on-CPU samples, non-stream, c=16): share of CPU by where it went"]
+    for row in summary["buckets"][:16]:
+        lines.append(f"  {row['share']:5.1f}%  {row['name']}")
+    lines.append("  project functions, inclusive (self):")
+    selfs = {row["name"]: row["share"] for row in summary["project_self"]}
+    rows = [r for r in summary["project_functions"] if not r["name"].startswith(("gateway/cli.py", "gateway/__main__"))]
+    for row in rows[:14]:
+        lines.append(f"  {row['share']:5.1f}%  ({selfs.get(row['name'], 0.0):4.1f}%)  {row['name']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
