@@ -16,13 +16,18 @@ _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 
 
-def _param(message: str) -> str | None:
+def describe_validation_error(exc: msgspec.ValidationError) -> tuple[str | None, str]:
+    """msgspec's error as ``(path of the offending field or None, message without the path)``.
+
+    The path is written as msgspec does (``messages[0].role``); a missing field is appended to it.
+    """
+    message = str(exc)
     match = _AT_PATH.search(message)
     path = match.group("path").lstrip(".") if match else ""
     missing = _MISSING.search(message)
     if missing:
         path = f"{path}.{missing.group('field')}" if path else missing.group("field")
-    return path or None
+    return path or None, _AT_PATH.sub("", message)
 
 
 def decode_object(raw: bytes) -> dict[str, Any]:
@@ -43,9 +48,7 @@ def check(data: dict[str, Any], schema: type[S]) -> S:
     try:
         return msgspec.convert(data, schema)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        param = _param(message)
-        readable = _AT_PATH.sub("", message)
+        param, readable = describe_validation_error(exc)
         raise InvalidRequest(f"Invalid value for '{param}': {readable}" if param else readable, param=param) from None
 
 

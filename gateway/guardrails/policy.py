@@ -22,6 +22,7 @@ import msgspec
 
 from gateway.guardrails.errors import PolicyError
 from gateway.guardrails.pii import DEFAULT_ENTITIES, KNOWN_ENTITIES
+from gateway.validation import describe_validation_error
 
 PiiAction = Literal["mask", "block", "flag", "append_disclaimer"]
 CheckAction = Literal["block", "flag", "append_disclaimer"]
@@ -163,19 +164,9 @@ def policy_schema() -> dict[str, Any]:
     return msgspec.json.schema(GuardrailPolicy)
 
 
-_AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
-
-
 def _policy_error(exc: msgspec.ValidationError) -> PolicyError:
-    message = str(exc)
-    match = _AT_PATH.search(message)
-    path = match.group("path").lstrip(".") if match else ""
-    missing = _MISSING.search(message)
-    if missing:
-        path = f"{path}.{missing.group('field')}" if path else missing.group("field")
-    path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".") or None
-    readable = _AT_PATH.sub("", message)
+    path, readable = describe_validation_error(exc)
+    path = re.sub(r"\[(\d+)\]", r".\1", path or "").lstrip(".") or None
     return PolicyError(f"Invalid guardrail policy at '{path}': {readable}" if path else readable, param=path)
 
 
