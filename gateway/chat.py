@@ -15,7 +15,6 @@ from gateway.attestation.service import AttestationService
 from gateway.attestation.signer import Attestation
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
-from gateway.errors import GatewayError
 from gateway.guarding import Guard, Screened
 from gateway.limits.estimate import completion_reservation, estimate_messages
 from gateway.metering import Meter, Metered
@@ -94,32 +93,17 @@ class ChatService:
         reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
         metered = await self.meter.admit(caller, request_id, endpoint, request.model, reserve)
         tenant = caller.tenant
-        try:
+        async with self.meter.on_failure(metered):
             screened = await self.guard.screen_input(tenant.id, tenant.name, body, request_id)
-        except GatewayError as error:
-            await self.meter.finish(metered, status=error.status)
-            raise
         body = screened.body
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
             return await self._stream(metered, plan, screened, request, include_usage, prompt_tokens, digest)
-        try:
+        async with self.meter.on_failure(metered):
             served = await self.dispatcher.chat(plan, body, caller.tenant.name)
-        except GatewayError as error:
-            await self.meter.finish(metered, status=error.status)
-            error.headers = {**metered.headers, **error.headers}
-            raise
-        try:
+        upstream = {"backend": served.target.backend.name, "model": served.target.model}
+        async with self.meter.on_failure(metered, usage=served.result.get("usage"), **upstream):
             result = await self.guard.screen_completion(screened, served.result, tenant.name, request_id)
-        except GatewayError as error:
-            await self.meter.finish(
-                metered,
-                status=error.status,
-                backend=served.target.backend.name,
-                model=served.target.model,
-                usage=served.result.get("usage"),
-            )
-            raise
         model = result.get("model") or served.target.model
         await self.meter.finish(
             metered,
@@ -166,12 +150,8 @@ class ChatService:
         digest: str,
     ) -> ChatOutcome:
         body = screened.body
-        try:
+        async with self.meter.on_failure(metered):
             served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
-        except GatewayError as error:
-            await self.meter.finish(metered, status=error.status)
-            error.headers = {**metered.headers, **error.headers}
-            raise
         first, rest = served.result
         target = served.target
         ttft = time.perf_counter() - metered.started

@@ -6,7 +6,6 @@ from backends.openai_protocol import EmbeddingsRequest
 from gateway.chat import ChatOutcome, served_headers
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
-from gateway.errors import GatewayError
 from gateway.limits.estimate import estimate_embedding_input
 from gateway.metering import Meter
 from gateway.routing import Router
@@ -26,12 +25,8 @@ class EmbeddingsService:
         plan = self.router.plan(caller.tenant, request.model)
         tokens = estimate_embedding_input(body["input"])
         metered = await self.meter.admit(caller, request_id, "embeddings", request.model, tokens)
-        try:
+        async with self.meter.on_failure(metered):
             served = await self.dispatcher.embeddings(plan, body, caller.tenant.name)
-        except GatewayError as error:
-            await self.meter.finish(metered, status=error.status)
-            error.headers = {**metered.headers, **error.headers}
-            raise
         result = served.result
         model = result.get("model") or served.target.model
         usage = result.get("usage") or {}

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.pricing import PriceBook
 from gateway.directory import Caller
+from gateway.errors import GatewayError
 from gateway.limits.limiter import Admission, Limiter, subjects_for
 from gateway.metrics import Metrics
 
@@ -52,6 +55,17 @@ class Meter:
         subjects = subjects_for(caller)
         admission = await self.limiter.admit(request_id, subjects, tokens) if subjects else None
         return Metered(caller, request_id, endpoint, route, admission)
+
+    @asynccontextmanager
+    async def on_failure(self, metered: Metered, **details: Any) -> AsyncIterator[None]:
+        """Around a step of the request: if it raises a ``GatewayError``, account the request as failed
+        (with ``details``: backend, model, usage …) and give the error the rate-limit headers."""
+        try:
+            yield
+        except GatewayError as error:
+            await self.finish(metered, status=error.status, **details)
+            error.headers = {**metered.headers, **error.headers}
+            raise
 
     async def finish(
         self,
