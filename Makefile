@@ -17,10 +17,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[mlx,test]"
 	touch $@
 
+# The Label Studio server the learning loop's sync test talks to: ~1 GB of Django, kept out of the gateway's venv.
+LABEL_STUDIO_VENV ?= .venv-labelstudio
+$(LABEL_STUDIO_VENV)/.installed:
+	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/python -m pip install --quiet label-studio==1.23.2
+	touch $@
+
 run: $(VENV)/.installed-run
 	$(BIN)/gateway demo
 	$(BIN)/gateway serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(LABEL_STUDIO_VENV)/.installed
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests will be skipped"
 	$(BIN)/python -m pytest

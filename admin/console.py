@@ -110,18 +110,20 @@ def install_console(config: AppConfig, services: Services, settings: ConsoleSett
     config.template_config = TemplateConfig(engine=template_engine())
     config.plugins.append(HTMXPlugin(HTMXConfig(set_request_class_globally=False)))
     config.on_startup.append(bootstrap)
+    config.on_startup.append(console.learning.start)
+    config.on_shutdown.append(console.learning.stop)
     config.state["console"] = console
     _guard_management_api(config)
 
 
 def _guard_management_api(config: AppConfig) -> None:
-    """Put ``management_api_guard`` in front of the ``/admin/api`` controller's own token check."""
-    from gateway.api.admin import AdminApiController
+    """Put ``management_api_guard`` in front of every ``/admin/api`` controller's own token check."""
+    from litestar import Controller
 
+    wrapped = 0
     for index, handler in enumerate(config.route_handlers):
-        if handler is AdminApiController:
-            config.route_handlers[index] = Router(
-                path="/", route_handlers=[AdminApiController], guards=[management_api_guard]
-            )
-            return
-    log.warning("console: /admin/api controller not found; console sessions are not checked there")
+        if isinstance(handler, type) and issubclass(handler, Controller) and handler.path.startswith("/admin/api"):
+            config.route_handlers[index] = Router(path="/", route_handlers=[handler], guards=[management_api_guard])
+            wrapped += 1
+    if not wrapped:
+        log.warning("console: no /admin/api controller found; console sessions are not checked there")

@@ -222,17 +222,34 @@ class LedgerQueries:
                 .outerjoin(used, used.c.tenant_id == Tenant.id)
                 .where(Tenant.daily_tokens.is_not(None))
             )
-            if tenant:
-                statement = statement.where(Tenant.name == tenant)
-            total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
             ratio = cast(used_tokens, BigInteger) * 1.0 / func.nullif(Tenant.daily_tokens, 0)
+            found, total = _fullest_first(session, statement, func.coalesce(ratio, 0), tenant, number, size)
             rows = [
                 {"tenant": name, "limit": limit, "used": int(used or 0), "enabled": enabled}
-                for name, limit, enabled, used in session.execute(
-                    statement.order_by(func.coalesce(ratio, 0).desc(), Tenant.name)
-                    .offset(offset(number, size))
-                    .limit(size)
-                ).all()
+                for name, limit, enabled, used in found
+            ]
+        return Page(rows, number, size, total)
+
+    def budget_use(self, first_day: date, number: int, size: int, tenant: str | None = None) -> Page:
+        """Tenants with a monthly budget and what they spent from ``first_day`` on (daily rollups), fullest first."""
+        with self.db.session() as session:
+            spent = (
+                select(UsageDaily.tenant_id.label("tenant_id"), func.sum(UsageDaily.cost).label("spent"))
+                .where(UsageDaily.day >= first_day)
+                .group_by(UsageDaily.tenant_id)
+                .subquery()
+            )
+            spent_cost = func.coalesce(spent.c.spent, 0.0)
+            statement = (
+                select(Tenant.name, Tenant.monthly_budget, Tenant.enabled, spent_cost.label("spent"))
+                .outerjoin(spent, spent.c.tenant_id == Tenant.id)
+                .where(Tenant.monthly_budget.is_not(None))
+            )
+            ratio = spent_cost / func.nullif(Tenant.monthly_budget, 0.0)
+            found, total = _fullest_first(session, statement, func.coalesce(ratio, 1.0), tenant, number, size)
+            rows = [
+                {"tenant": name, "budget": float(budget), "spent": float(used or 0), "enabled": enabled}
+                for name, budget, enabled, used in found
             ]
         return Page(rows, number, size, total)
 
@@ -321,11 +338,26 @@ def _record_view(record: UsageRecord, names: dict[int, str]) -> dict[str, Any]:
         "ttft_ms": record.ttft_ms,
         "status": record.status,
         "fallback": record.fallback,
+        "policy_version": record.policy_version,
         "created_at": _as_utc(record.created_at),
     }
+
+
+def month_first_day(now: datetime) -> date:
+    """The first day (UTC) of ``now``'s calendar month, when monthly budgets start over."""
+    return now.astimezone(UTC).date().replace(day=1)
 
 
 def quota_day_start(now: datetime, reset_hour: int) -> datetime:
     """When the current quota day began (daily quotas restart at ``limits.daily_reset_hour_utc``)."""
     start = now.astimezone(UTC).replace(hour=reset_hour, minute=0, second=0, microsecond=0)
     return start if start <= now else start - timedelta(days=1)
+
+
+def _fullest_first(session: Any, statement: Any, ratio: Any, tenant: str | None, number: int, size: int):
+    """One page of ``statement``'s tenants (or just ``tenant``), highest ``ratio`` first, and their count."""
+    if tenant:
+        statement = statement.where(Tenant.name == tenant)
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    page = statement.order_by(ratio.desc(), Tenant.name).offset(offset(number, size)).limit(size)
+    return session.execute(page).all(), total

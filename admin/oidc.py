@@ -17,6 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -138,6 +139,20 @@ class OidcClient:
         except (httpx.HTTPError, ValueError, JoseError) as exc:
             raise OidcError(f"the identity provider's keys could not be read ({exc})") from exc
         return self._keys
+
+    async def logout_url(self, post_logout_redirect_uri: str) -> str | None:
+        """Where to send the browser to end the provider's session too (RP-initiated logout), or ``None``
+        when the provider has no ``end_session_endpoint`` or cannot be reached (the console's logout stands)."""
+        try:
+            endpoint = (await self.metadata()).get("end_session_endpoint")
+        except OidcError:
+            return None
+        if not endpoint:
+            return None
+        query = urlencode(
+            {"client_id": self.settings.oidc_client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+        )
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     async def begin(self, redirect_uri: str) -> AuthRequest:
         metadata = await self.metadata()

@@ -13,6 +13,7 @@ from admin.sessions import SessionStore
 from admin.settings import ConsoleSettings
 from admin.throttle import LoginThrottle
 from gateway.services import Services
+from training.loop import LearningLoop
 
 log = logging.getLogger("admin.console")
 
@@ -30,6 +31,7 @@ class ConsoleServices:
     oidc: OidcClient | None
     ledger: LedgerQueries
     listings: Listings
+    learning: LearningLoop | None = None
 
     @classmethod
     def build(cls, settings: ConsoleSettings, services: Services) -> ConsoleServices:
@@ -44,6 +46,7 @@ class ConsoleServices:
             oidc=OidcClient(settings) if settings.oidc_enabled else None,
             ledger=LedgerQueries(db),
             listings=Listings(db),
+            learning=LearningLoop.build(services),
         )
 
     @property

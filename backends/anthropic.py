@@ -1,7 +1,7 @@
 """Anthropic Claude behind the OpenAI interface, over the Messages API (``POST /v1/messages``).
 
 Translation lives in ``backends.anthropic_translate``; this module does the HTTP with one
-pooled ``httpx.AsyncClient`` and maps failures onto ``backends.errors``:
+pooled client (:mod:`backends.http`) and maps failures onto ``backends.errors``:
 
     connect / read / pool timeout                      BackendTimeout
     connection refused or dropped, malformed reply     BackendUnavailable
@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from backends.anthropic_translate import StreamTranslator, to_anthropic_request, to_openai_completion
 from backends.base import Backend, Timeouts
 from backends.errors import (
@@ -29,6 +27,7 @@ from backends.errors import (
     ContextLengthExceeded,
     UpstreamRejected,
 )
+from backends.http import TransportError, UpstreamClient, UpstreamStream
 from backends.sse import SSEDecoder
 
 CONTEXT_LENGTH_MARKERS = ("prompt is too long", "exceed context limit", "context window")
@@ -54,25 +53,21 @@ class AnthropicBackend(Backend):
     ) -> None:
         super().__init__(name, models)
         self.default_max_tokens = default_max_tokens
-        headers = {"anthropic-version": anthropic_version}
+        headers = {"anthropic-version": anthropic_version, "content-type": "application/json"}
         if api_key:
             headers["x-api-key"] = api_key
-        self._client = httpx.AsyncClient(
-            base_url=_api_root(base_url),
-            headers=headers,
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        self._root = _api_root(base_url)
+        self._client = UpstreamClient(headers, timeouts.connect, timeouts.read, max_connections)
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         """Run one Messages call and return it as an OpenAI ``chat.completion``."""
         request = to_anthropic_request(body, default_max_tokens=self.default_max_tokens, stream=False)
         with self._transport_errors():
-            response = await self._client.post("/v1/messages", json=request)
-        if response.status_code >= 400:
-            raise self._http_error(response.status_code, response.content)
+            response = await self._client.request("POST", f"{self._root}/v1/messages", _dumps(request))
+        if response.status >= 400:
+            raise self._http_error(response.status, response.content)
         try:
-            message = response.json()
+            message = json.loads(response.content)
         except ValueError:
             raise BackendUnavailable("Anthropic sent a reply that is not JSON", backend=self.name) from None
         if not isinstance(message, dict) or message.get("type") != "message":
@@ -84,9 +79,9 @@ class AnthropicBackend(Backend):
         request = to_anthropic_request(body, default_max_tokens=self.default_max_tokens, stream=True)
         translator = StreamTranslator(fallback_model=body.get("model", ""))
         with self._transport_errors():
-            async with self._client.stream("POST", "/v1/messages", json=request) as response:
-                if response.status_code >= 400:
-                    raise self._http_error(response.status_code, await response.aread())
+            async with self._client.stream("POST", f"{self._root}/v1/messages", _dumps(request)) as response:
+                if response.status >= 400:
+                    raise self._http_error(response.status, await response.read())
                 async for event in self._events(response):
                     for chunk in translator.feed(event):
                         yield chunk
@@ -97,19 +92,17 @@ class AnthropicBackend(Backend):
     async def health(self) -> None:
         """Reachable when ``GET /v1/models`` answers below 500 (Anthropic has no health endpoint)."""
         with self._transport_errors():
-            response = await self._client.get("/v1/models", params={"limit": 1})
-        if response.status_code >= 500:
-            raise BackendUnavailable(
-                f"Anthropic answered {response.status_code}", backend=self.name, status=response.status_code
-            )
+            response = await self._client.request("GET", f"{self._root}/v1/models?limit=1")
+        if response.status >= 500:
+            raise BackendUnavailable(f"Anthropic answered {response.status}", backend=self.name, status=response.status)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async def _events(self, response: UpstreamStream) -> AsyncIterator[dict[str, Any]]:
         decoder = SSEDecoder()
-        async for raw in response.aiter_bytes():
+        async for raw in response.chunks():
             for data in decoder.feed(raw):
                 yield self._event(data)
         for data in decoder.close():
@@ -146,10 +139,14 @@ class AnthropicBackend(Backend):
     def _transport_errors(self) -> Iterator[None]:
         try:
             yield
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"Anthropic timed out: {type(exc).__name__}", backend=self.name) from exc
-        except httpx.RequestError as exc:
-            raise BackendUnavailable(f"Anthropic unreachable: {type(exc).__name__}: {exc}", backend=self.name) from exc
+        except TransportError as exc:
+            if exc.timeout:
+                raise BackendTimeout(f"Anthropic timed out: {exc}", backend=self.name) from exc
+            raise BackendUnavailable(f"Anthropic unreachable: {exc}", backend=self.name) from exc
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _api_root(base_url: str) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Backend
+from backends.mlx_adapters import AdapterCache, load_adapted_model
 from backends.errors import BackendError, BackendUnavailable, ContextLengthExceeded, UpstreamRejected
 from backends.openai_protocol import chat_chunk, chat_completion, usage
 from backends.tiny_model import build_tiny_model
@@ -101,6 +102,7 @@ class MLXBackend(Backend):
         *,
         load_wait_s: float = 60.0,
         hub_timeout_s: float = 3.0,
+        max_loaded_adapters: int = 4,
     ) -> None:
         super().__init__(name, models)
         self.model_source = model_source
@@ -117,6 +119,12 @@ class MLXBackend(Backend):
         self._load_error: BaseException | None = None
         self._cancels: set[threading.Event] = set()
         self._closed = False
+        self.adapter_paths: dict[str, Path] = {}
+        self.adapters = AdapterCache(max_loaded_adapters)
+
+    def set_adapters(self, paths: dict[str, Path]) -> None:
+        """The LoRA adapters this backend serves: upstream model name → MLX adapter folder."""
+        self.adapter_paths = dict(paths)
 
     @property
     def tiny_model_dir(self) -> Path:
@@ -312,7 +320,8 @@ class MLXBackend(Backend):
         try:
             if self._executor is None:
                 raise RuntimeError("no worker")
-            job = loop.run_in_executor(self._executor, self._run_job, loaded, request, cancel, emit)
+            adapter = self.adapter_paths.get(body.get("model") or "")
+            job = loop.run_in_executor(self._executor, self._run_job, loaded, request, cancel, emit, adapter)
         except RuntimeError:
             raise BackendUnavailable("closed", backend=self.name) from None
         job.add_done_callback(on_done)
@@ -327,9 +336,17 @@ class MLXBackend(Backend):
             self._cancels.discard(cancel)
 
     def _run_job(
-        self, loaded: _Loaded, request: _Request, cancel: threading.Event, emit: Callable[[Any], None]
+        self,
+        loaded: _Loaded,
+        request: _Request,
+        cancel: threading.Event,
+        emit: Callable[[Any], None],
+        adapter: Path | None = None,
     ) -> None:
         try:
+            if adapter is not None and not cancel.is_set():
+                model = self.adapters.get(adapter, lambda folder: load_adapted_model(self.model_path, folder))
+                loaded = _Loaded(model, loaded.tokenizer, loaded.context_length, loaded.supports_tools)
             if not cancel.is_set():
                 _generate(loaded, request, cancel, emit, self.name)
         except BackendError as exc:

@@ -2,7 +2,7 @@
 
 Bodies pass through untouched (unknown fields included); the only change is that streaming
 requests always ask for a usage chunk (``stream_options.include_usage``). One pooled
-HTTP/1.1 keep-alive client serves every call; JSON goes through ``msgspec``.
+HTTP/1.1 keep-alive client (:mod:`backends.http`) serves every call; JSON goes through ``msgspec``.
 
 Upstream failures become the errors of :mod:`backends.errors`:
 
@@ -20,7 +20,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import msgspec
 
 from backends.base import Backend, Timeouts
@@ -31,12 +30,12 @@ from backends.errors import (
     ContextLengthExceeded,
     UpstreamRejected,
 )
+from backends.http import TransportError, UpstreamClient, UpstreamResponse
 from backends.sse import SSEDecoder
 
 _DEFAULT_TIMEOUTS = Timeouts()
 _DONE = b"[DONE]"
 _HEALTH_TIMEOUT = 5.0
-_KEEPALIVE_EXPIRY = 4.0  # below uvicorn's (and so vLLM's) 5 s idle timeout, to avoid reusing a closing socket
 _UNAVAILABLE_STATUSES = frozenset({401, 403, 408, 409, 429})
 _CONTEXT_LENGTH = re.compile(
     r"maximum context length|maximum model length|context length exceeded|context_length_exceeded|prompt is too long",
@@ -70,19 +69,8 @@ class OpenAICompatibleBackend(Backend):
         headers = {"content-type": "application/json"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            ),
-            http1=True,
-            http2=False,
-        )
-        health_read = min(_HEALTH_TIMEOUT, timeouts.read)
-        self._health_timeout = httpx.Timeout(health_read, connect=min(timeouts.connect, health_read))
+        self._client = UpstreamClient(headers, timeouts.connect, timeouts.read, max_connections)
+        self._health_timeout = min(_HEALTH_TIMEOUT, timeouts.read)
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``/chat/completions`` with ``body`` as given and return the decoded ``chat.completion``."""
@@ -90,29 +78,26 @@ class OpenAICompatibleBackend(Backend):
 
     async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Stream ``/chat/completions``, yielding each chunk; the request is sent on the first ``__anext__``."""
-        request = self._client.build_request("POST", self._chat_url, content=_encode(_streaming(body)))
-        response = await self._send(request, stream=True)
         try:
-            if response.status_code >= 400:
-                raise await self._failed_stream(response)
-            decoder = SSEDecoder()
-            reads = response.aiter_bytes()
-            try:
+            async with self._client.stream("POST", self._chat_url, _encode(_streaming(body))) as response:
+                if response.status >= 400:
+                    content = await response.read()
+                    raise self._status_error(UpstreamResponse(response.status, response.reason, content))
+                decoder = SSEDecoder()
+                reads = response.chunks()
                 async for raw in reads:
                     for data in decoder.feed(raw):
                         if data == _DONE:
                             await _drain(reads)
                             return
                         yield self._chunk(data)
-            except httpx.RequestError as exc:
-                raise self._transport_error(exc) from exc
-            for data in decoder.close():
-                if data == _DONE:
-                    return
-                yield self._chunk(data)
-            raise BackendUnavailable("upstream ended the stream before [DONE]", backend=self.name)
-        finally:
-            await response.aclose()
+                for data in decoder.close():
+                    if data == _DONE:
+                        return
+                    yield self._chunk(data)
+        except TransportError as exc:
+            raise self._transport_error(exc) from exc
+        raise BackendUnavailable("upstream ended the stream before [DONE]", backend=self.name)
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``/embeddings`` with ``body`` as given and return the decoded response."""
@@ -120,17 +105,17 @@ class OpenAICompatibleBackend(Backend):
 
     async def health(self) -> None:
         """GET ``/models`` with a short deadline; raise ``BackendUnavailable`` unless it answers 2xx."""
-        response = await self._send(self._client.build_request("GET", self._models_url, timeout=self._health_timeout))
-        if not response.is_success:
+        response = await self._send("GET", self._models_url, read_timeout=self._health_timeout)
+        if not 200 <= response.status < 300:
             raise BackendUnavailable(
-                f"health check got HTTP {response.status_code} from {self._models_url}",
+                f"health check got HTTP {response.status} from {self._models_url}",
                 backend=self.name,
-                status=response.status_code,
+                status=response.status,
             )
 
     async def list_models(self) -> list[str]:
         """The ids the upstream serves (on vLLM: base models and loaded LoRA adapters)."""
-        listing = await self._request_json(self._client.build_request("GET", self._models_url))
+        listing = await self._request_json("GET", self._models_url)
         try:
             return [entry["id"] for entry in listing["data"]]
         except (KeyError, TypeError) as exc:
@@ -141,31 +126,24 @@ class OpenAICompatibleBackend(Backend):
         await self._client.aclose()
 
     async def _post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._request_json(self._client.build_request("POST", url, content=_encode(body)))
+        return await self._request_json("POST", url, _encode(body))
 
-    async def _request_json(self, request: httpx.Request) -> Any:
-        response = await self._send(request)
-        if response.status_code >= 400:
+    async def _request_json(self, method: str, url: str, body: bytes | None = None) -> Any:
+        response = await self._send(method, url, body)
+        if response.status >= 400:
             raise self._status_error(response)
         try:
             return _decode(response.content)
         except msgspec.DecodeError as exc:
-            raise BackendUnavailable(
-                f"upstream sent invalid JSON (HTTP {response.status_code})", backend=self.name
-            ) from exc
+            raise BackendUnavailable(f"upstream sent invalid JSON (HTTP {response.status})", backend=self.name) from exc
 
-    async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, body: bytes | None = None, read_timeout: float | None = None
+    ) -> UpstreamResponse:
         try:
-            return await self._client.send(request, stream=stream)
-        except httpx.RequestError as exc:
+            return await self._client.request(method, url, body, read_timeout=read_timeout)
+        except TransportError as exc:
             raise self._transport_error(exc) from exc
-
-    async def _failed_stream(self, response: httpx.Response) -> BackendError:
-        try:
-            await response.aread()
-        except httpx.RequestError as exc:
-            return self._transport_error(exc)
-        return self._status_error(response)
 
     def _chunk(self, data: bytes) -> dict[str, Any]:
         try:
@@ -176,19 +154,18 @@ class OpenAICompatibleBackend(Backend):
             raise self._stream_error(chunk["error"])
         return chunk
 
-    def _transport_error(self, exc: httpx.RequestError) -> BackendUnavailable:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            return BackendTimeout(f"upstream timed out ({detail})", backend=self.name)
-        return BackendUnavailable(f"upstream connection failed ({detail})", backend=self.name)
+    def _transport_error(self, exc: TransportError) -> BackendUnavailable:
+        if exc.timeout:
+            return BackendTimeout(f"upstream timed out ({exc})", backend=self.name)
+        return BackendUnavailable(f"upstream connection failed ({exc})", backend=self.name)
 
     def _stream_error(self, error: Any) -> BackendUnavailable:
         fields = _error_fields(error)
         status = fields["code"] if isinstance(fields["code"], int) else None
         return BackendUnavailable(f"upstream failed mid-stream: {fields['message']}", backend=self.name, status=status)
 
-    def _status_error(self, response: httpx.Response) -> BackendError:
-        status = response.status_code
+    def _status_error(self, response: UpstreamResponse) -> BackendError:
+        status = response.status
         fields = _error_fields(_decode_or_none(response.content))
         message = fields["message"] or _fallback_message(response)
         if status >= 500 or status in _UNAVAILABLE_STATUSES:
@@ -218,7 +195,7 @@ async def _drain(reads: AsyncIterator[bytes]) -> None:
     try:
         async for _ in reads:
             pass
-    except httpx.RequestError:
+    except TransportError:
         pass
 
 
@@ -253,7 +230,7 @@ def _error_fields(payload: Any) -> dict[str, Any]:
     }
 
 
-def _fallback_message(response: httpx.Response) -> str:
+def _fallback_message(response: UpstreamResponse) -> str:
     text = response.content[:200].decode("utf-8", "replace").strip()
-    reason = response.reason_phrase or "error"
-    return f"upstream answered HTTP {response.status_code} {reason}" + (f": {text}" if text else "")
+    reason = response.reason or "error"
+    return f"upstream answered HTTP {response.status} {reason}" + (f": {text}" if text else "")

@@ -6,8 +6,14 @@ import statistics
 
 CONCURRENCIES = (1, 16, 64)
 LATENCY_AT = (1, 16)
-TARGET_ORDER = ("direct", "bare", "gateway", "litellm")
-LABELS = {"direct": "direct", "bare": "bare proxy", "gateway": "gateway", "litellm": "LiteLLM"}
+TARGET_ORDER = ("direct", "bare", "gateway", "guarded", "litellm")
+LABELS = {
+    "direct": "direct",
+    "bare": "bare proxy",
+    "gateway": "gateway",
+    "guarded": "gateway + guardrails",
+    "litellm": "LiteLLM",
+}
 
 
 def median_of(runs: list[dict], key: str) -> float | None:

@@ -14,9 +14,11 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from gateway.api.adapters import AdaptersApiController
 from gateway.api.admin import AdminApiController
 from gateway.api.attestations import AttestationController
 from gateway.api.errors import EXCEPTION_HANDLERS
+from gateway.api.knowledge import KnowledgeApiController
 from gateway.api.ops import healthz, metrics, readyz
 from gateway.api.request_id import request_id_middleware
 from gateway.api.responses import ResponsesController
@@ -55,6 +57,8 @@ def create_app(
             ResponsesController,
             AttestationController,
             AdminApiController,
+            AdaptersApiController,
+            KnowledgeApiController,
             healthz,
             readyz,
             metrics,

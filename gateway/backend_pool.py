@@ -35,10 +35,15 @@ def build_backend(config: BackendSettings, data_dir: Path) -> Backend:
     if config.kind == "mlx" and not config.base_url:
         from backends.mlx import MLXBackend
 
-        return MLXBackend(config.name, models, config.model_source, data_dir)
-    from backends.openai_compat import OpenAICompatibleBackend
+        return MLXBackend(
+            config.name, models, config.model_source, data_dir, max_loaded_adapters=config.max_loaded_adapters
+        )
+    if config.responses_api == "native":
+        from backends.openai_responses import OpenAIResponsesBackend as OpenAICompatible
+    else:
+        from backends.openai_compat import OpenAICompatibleBackend as OpenAICompatible
 
-    return OpenAICompatibleBackend(
+    return OpenAICompatible(
         config.name,
         models,
         config.base_url,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from backends.openai_protocol import ChatCompletionRequest
 from gateway.attestation.payload import Output, OutputCollector, messages_sha256
 from gateway.attestation.service import AttestationService
+from gateway.adapters.canary import CanaryMonitor, observe_canary
 from gateway.attestation.signer import Attestation
 from gateway.directory import Caller
 from gateway.dispatch import Dispatcher
@@ -20,7 +21,11 @@ from gateway.limits.estimate import completion_reservation, estimate_messages
 from gateway.metering import Meter, Metered
 from gateway.routing import Plan, Router, Target
 from gateway.sse import StreamRelay
+from gateway.traffic_samples import TrafficSampler
 from gateway.validation import parse
+
+if TYPE_CHECKING:
+    from gateway.knowledge.request_path import Context, RequestKnowledge
 
 _encode = msgspec.json.Encoder().encode
 
@@ -63,6 +68,9 @@ class ChatService:
         self.attestations = attestations
         self.guard = guard
         self.default_completion_tokens = default_completion_tokens
+        self.sampler: TrafficSampler | None = None
+        self.knowledge: RequestKnowledge | None = None
+        self.canary: CanaryMonitor | None = None
 
     def _prompt_tokens(self, plan: Plan, body: dict[str, Any]) -> int:
         counted = plan.targets[0].backend.count_prompt_tokens(body) if plan.targets else None
@@ -87,20 +95,34 @@ class ChatService:
         endpoint: str = "chat",
     ) -> ChatOutcome:
         """Route, admit, dispatch, attest and account one validated chat request (other endpoints build on this)."""
-        plan = self.router.plan(caller.tenant, request.model)
+        choice = await self.knowledge.choose(caller.tenant, request.model, body, request_id) if self.knowledge else None
+        user = str(body.get("user") or caller.key.id)
+        plan = self.router.plan(caller.tenant, choice.alias if choice else request.model, request_id, user)
         digest = messages_sha256(body["messages"])
         prompt_tokens = self._prompt_tokens(plan, body)
         reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
-        metered = await self.meter.admit(caller, request_id, endpoint, request.model, reserve)
+        first_target = plan.targets[0] if plan.targets else None
+        metered = await self.meter.admit(
+            caller, request_id, endpoint, request.model, reserve, first_target, prompt_tokens
+        )
         tenant = caller.tenant
         async with self.meter.on_failure(metered):
             screened = await self.guard.screen_input(tenant.id, tenant.name, body, request_id)
+        metered.policy_version = screened.version
         body = screened.body
+        context = await self.knowledge.augment(tenant, body, choice) if self.knowledge else None
+        if context is not None:
+            screened.body = body = context.body
+        extra_headers = {**(choice.headers() if choice else {}), **(context.headers() if context else {})}
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return await self._stream(metered, plan, screened, request, include_usage, prompt_tokens, digest)
+            return await self._stream(
+                metered, plan, screened, request, include_usage, prompt_tokens, digest, context, extra_headers
+            )
         async with self.meter.on_failure(metered):
-            served = await self.dispatcher.chat(plan, body, caller.tenant.name)
+            with observe_canary(self.canary, plan) as answered_by:
+                served = await self.dispatcher.chat(plan, body, caller.tenant.name)
+                answered_by(served.target.model)
         upstream = {"backend": served.target.backend.name, "model": served.target.model}
         async with self.meter.on_failure(metered, usage=served.result.get("usage"), **upstream):
             result = await self.guard.screen_completion(screened, served.result, tenant.name, request_id)
@@ -113,8 +135,18 @@ class ChatService:
             usage=result.get("usage"),
             fell_back=served.fell_back,
         )
-        attestation = self._attest(metered, request, body, served.target, Output.from_completion(result), digest)
-        headers = {**metered.headers, **served_headers(served.target, model), "x-attestation": attestation.compact()}
+        rag = context.attested() if context else None
+        attestation = self._attest(metered, request, body, served.target, Output.from_completion(result), digest, rag)
+        if context is not None and context.documents:
+            result = {**result, "paramgate": context.extension()}
+        if self.sampler is not None:
+            self.sampler.offer(tenant.id, request_id, request.model, body["messages"], _first_text(result))
+        headers = {
+            **metered.headers,
+            **served_headers(served.target, model),
+            **extra_headers,
+            "x-attestation": attestation.compact(),
+        }
         return ChatOutcome(headers=headers, completion=result, attestation=attestation)
 
     def _attest(
@@ -125,6 +157,7 @@ class ChatService:
         target: Target,
         output: Output,
         digest: str,
+        rag: dict[str, Any] | None = None,
     ):
         tenant = metered.caller.tenant
         return self.attestations.attest(
@@ -134,9 +167,12 @@ class ChatService:
             model=request.model,
             backend=target.backend.name,
             upstream_model=target.model,
+            adapter_sha256=self.router.adapter_sha256(target),
             request=body,
             output=output,
             messages_sha256=digest,
+            rag=rag,
+            guardrail_policy_version=metered.policy_version,
         )
 
     async def _stream(
@@ -148,10 +184,14 @@ class ChatService:
         include_usage: bool,
         prompt_tokens: int,
         digest: str,
+        context: Context | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> ChatOutcome:
         body = screened.body
         async with self.meter.on_failure(metered):
-            served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
+            with observe_canary(self.canary, plan) as answered_by:
+                served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
+                answered_by(served.target.model)
         first, rest = served.result
         target = served.target
         ttft = time.perf_counter() - metered.started
@@ -159,8 +199,14 @@ class ChatService:
 
         async def on_done(relay: StreamRelay) -> None:
             if relay.completed:
-                attestation = self._attest(metered, request, body, target, collector.output(), digest)
+                rag = context.attested() if context else None
+                attestation = self._attest(metered, request, body, target, collector.output(), digest, rag)
                 relay.final_fields["attestation"] = attestation.as_dict()
+                if self.sampler is not None:
+                    texts = [choice.content for choice in collector.output().choices]
+                    answer = texts[0] if texts else None
+                    tenant_id = metered.caller.tenant.id
+                    self.sampler.offer(tenant_id, metered.request_id, request.model, body["messages"], answer)
             if relay.failed:
                 self.dispatcher.record_stream_failure(target)
             status = 200 if relay.completed else (502 if relay.failed else 499)
@@ -185,5 +231,10 @@ class ChatService:
             transform=stream_guard.transform if stream_guard else None,
             flush=stream_guard.flush if stream_guard else None,
         )
-        headers = {**metered.headers, **served_headers(target, relay.model)}
+        headers = {**metered.headers, **served_headers(target, relay.model), **(extra_headers or {})}
         return ChatOutcome(headers=headers, relay=relay)
+
+
+def _first_text(completion: dict[str, Any]) -> str | None:
+    choices = completion.get("choices") or ()
+    return (choices[0].get("message") or {}).get("content") if choices else None

@@ -58,6 +58,7 @@ def cmd_tenant_create(args: argparse.Namespace) -> int:
             "tps": args.tps,
             "daily_tokens": args.daily_tokens,
             "max_concurrency": args.max_concurrency,
+            "monthly_budget": args.monthly_budget,
         },
         TenantCreate,
     )
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tps", type=int, help="tokens per second")
     create.add_argument("--daily-tokens", type=int, help="tokens per day")
     create.add_argument("--max-concurrency", type=int, help="requests in flight at once")
+    create.add_argument("--monthly-budget", type=float, help="spend per calendar month (UTC), pricing currency")
     create.set_defaults(func=cmd_tenant_create)
     tenant.add_parser("list", help="list tenants").set_defaults(func=cmd_tenant_list)
 

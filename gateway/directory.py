@@ -57,6 +57,7 @@ class TenantRecord:
     max_concurrency: int | None
     allow_default_models: bool
     routes: Mapping[str, RouteRecord] = field(default_factory=dict)
+    monthly_budget: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class Directory:
                     max_concurrency=t.max_concurrency,
                     allow_default_models=t.allow_default_models,
                     routes=MappingProxyType(routes.get(t.id, {})),
+                    monthly_budget=t.monthly_budget,
                 )
                 for t in session.exec(select(Tenant))
             }

@@ -24,7 +24,9 @@ class EmbeddingsService:
         body, request = parse(raw_body, EmbeddingsRequest)
         plan = self.router.plan(caller.tenant, request.model)
         tokens = estimate_embedding_input(body["input"])
-        metered = await self.meter.admit(caller, request_id, "embeddings", request.model, tokens)
+        metered = await self.meter.admit(
+            caller, request_id, "embeddings", request.model, tokens, plan.targets[0] if plan.targets else None
+        )
         async with self.meter.on_failure(metered):
             served = await self.dispatcher.embeddings(plan, body, caller.tenant.name)
         result = served.result

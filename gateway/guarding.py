@@ -19,7 +19,8 @@ class Screened:
 
     body: dict[str, Any]
     policy: GuardrailPolicy
-    version: int
+    version: int | None
+    """The policy version that screened it; ``None`` when guardrails are off for the gateway."""
     vault: Vault | None
 
 
@@ -32,7 +33,8 @@ class Guard:
         self.policies = policies
         self.metrics = metrics
 
-    def _blocked(self, tenant: str, error: GuardrailViolation, version: int, request_id: str) -> None:
+    def _blocked(self, tenant: str, error: GuardrailViolation, version: int | None, request_id: str) -> None:
+        error.policy_version = version  # the ledger records which version refused the request
         self.metrics.guardrail_blocks.labels(tenant, error.blocked.check, error.blocked.direction).inc()
         log.info(
             "guardrail blocked",
@@ -49,7 +51,7 @@ class Guard:
         """Mask or block the prompt; raises ``GuardrailViolation`` (a 400 ``content_policy_violation``)."""
         version, policy = self.policies.for_tenant(tenant_id)
         if not self.enabled:
-            return Screened(body, policy, version, None)
+            return Screened(body, policy, None, None)
         verdict = await self.engine.check_input(policy, body["messages"])
         try:
             verdict.raise_for_block()

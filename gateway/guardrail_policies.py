@@ -69,8 +69,23 @@ class PolicyService:
             }
         return {"tenant": tenant_name, "version": row.version, "default": False, "policy": row.policy}
 
-    def put(self, tenant_name: str, data: Any) -> dict[str, Any]:
-        """Validate ``data`` as a policy and store it as the tenant's next version."""
+    def history(self, tenant_name: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The tenant's stored versions, newest first: version, who saved it and when."""
+        with self.db.session() as session:
+            tenant = find_tenant(session, tenant_name)
+            rows = session.exec(
+                select(GuardrailPolicyVersion)
+                .where(GuardrailPolicyVersion.tenant_id == tenant.id)
+                .order_by(GuardrailPolicyVersion.version.desc())
+                .limit(limit)
+            ).all()
+        return [
+            {"version": r.version, "created_by": r.created_by, "created_at": r.created_at, "name": r.policy.get("name")}
+            for r in rows
+        ]
+
+    def put(self, tenant_name: str, data: Any, actor: str = "admin-token") -> dict[str, Any]:
+        """Validate ``data`` as a policy and store it as the tenant's next version (saved by ``actor``)."""
         policy = GuardrailPolicy.from_dict(data)
         with self.db.session() as session:
             tenant = find_tenant(session, tenant_name)
@@ -79,6 +94,8 @@ class PolicyService:
             ).one()
             version = (current or 0) + 1
             stored = policy.to_dict() | {"version": version}
-            session.add(GuardrailPolicyVersion(tenant_id=tenant.id, version=version, policy=stored))
+            session.add(
+                GuardrailPolicyVersion(tenant_id=tenant.id, version=version, policy=stored, created_by=actor[:256])
+            )
             bump_directory_version(session)
         return {"tenant": tenant_name, "version": version, "default": False, "policy": stored}

@@ -7,18 +7,20 @@ before the response completes), and metrics and the access log are updated.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.pricing import PriceBook
 from gateway.directory import Caller
 from gateway.errors import GatewayError
-from gateway.limits.limiter import Admission, Limiter, subjects_for
+from gateway.limits.limiter import Admission, Limiter, month_number, month_start, subjects_for
 from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.access")
@@ -33,6 +35,8 @@ class Metered:
     endpoint: str
     route: str
     admission: Admission | None
+    policy_version: int | None = None
+    """The version of the tenant's guardrail policy that screened the request, once known."""
     started: float = field(default_factory=time.perf_counter)
     created_at: float = field(default_factory=time.time)
 
@@ -49,12 +53,44 @@ class Meter:
         self.ledger = ledger
         self.prices = prices
         self.metrics = metrics
+        self._seeded: set[tuple[int, int]] = set()
 
-    async def admit(self, caller: Caller, request_id: str, endpoint: str, route: str, tokens: int) -> Metered:
-        """Admit the request or raise ``RateLimited`` (a 429 with its headers)."""
+    async def admit(
+        self,
+        caller: Caller,
+        request_id: str,
+        endpoint: str,
+        route: str,
+        tokens: int,
+        target: Any = None,
+        prompt_tokens: int | None = None,
+    ) -> Metered:
+        """Admit the request or raise ``RateLimited`` (a 429 with its headers).
+
+        With a monthly budget, the cost of ``tokens`` (``prompt_tokens`` of them input) at the price of
+        ``target`` (the route's first backend and model) is reserved against it."""
         subjects = subjects_for(caller)
-        admission = await self.limiter.admit(request_id, subjects, tokens) if subjects else None
+        if not subjects:
+            return Metered(caller, request_id, endpoint, route, None)
+        cost = 0.0
+        if getattr(caller.tenant, "monthly_budget", None) is not None:
+            await self._seed_month(caller.tenant.id)
+            if target is not None:
+                prompt = tokens if prompt_tokens is None else min(prompt_tokens, tokens)
+                price = self.prices.price(target.backend.name, target.model)
+                cost = price.cost(prompt, tokens - prompt, 0.0)
+        admission = await self.limiter.admit(request_id, subjects, tokens, cost)
         return Metered(caller, request_id, endpoint, route, admission)
+
+    async def _seed_month(self, tenant_id: int) -> None:
+        """Start this month's budget counter from the ledger, once per tenant and month in this process."""
+        month = month_number(time.time())
+        if (tenant_id, month) in self._seeded:
+            return
+        first_day = datetime.fromtimestamp(month_start(month), timezone.utc).date()
+        spent = await asyncio.to_thread(self.ledger.spent_since, tenant_id, first_day)
+        await self.limiter.seed_month(f"tenant:{tenant_id}", month, spent)
+        self._seeded.add((tenant_id, month))
 
     @asynccontextmanager
     async def on_failure(self, metered: Metered, **details: Any) -> AsyncIterator[None]:
@@ -63,6 +99,8 @@ class Meter:
         try:
             yield
         except GatewayError as error:
+            if metered.policy_version is None:
+                metered.policy_version = getattr(error, "policy_version", None)
             await self.finish(metered, status=error.status, **details)
             error.headers = {**metered.headers, **error.headers}
             raise
@@ -100,11 +138,12 @@ class Meter:
                 "ttft_ms": None if ttft is None else round(ttft * 1000, 3),
                 "status": status,
                 "fallback": fell_back,
+                "policy_version": metered.policy_version,
                 "created_at": metered.created_at,
             }
         )
         if metered.admission is not None:
-            await self.limiter.settle(metered.admission, prompt + completion)
+            await self.limiter.settle(metered.admission, prompt + completion, cost)
         self.metrics.request(tenant.name, metered.endpoint, backend, status, elapsed)
         self.metrics.usage(tenant.name, backend, usage)
         if log.isEnabledFor(logging.INFO):

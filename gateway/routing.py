@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from backends.base import Backend
 from gateway.directory import TargetRecord, TenantRecord
@@ -27,6 +28,8 @@ class Plan:
     alias: str
     targets: tuple[Target, ...]
     primary_count: int
+    adapter: Any = None
+    """The ``gateway.adapters.book.AdapterChoice`` when the alias is served by an assigned LoRA adapter."""
 
 
 class Router:
@@ -47,11 +50,21 @@ class Router:
             for model in backend.models:
                 self.default_models[model] = (*self.default_models.get(model, ()), TargetRecord(backend.name, model))
         self._rng = rng or random.Random()
+        self.adapters: Any = None
+        """The ``AdapterBook`` of per-tenant adapter assignments (``None``: no adapters)."""
 
-    def plan(self, tenant: TenantRecord, alias: str) -> Plan:
-        """The targets for ``alias``, or ``ModelNotFound`` when this tenant has no such model."""
+    def plan(self, tenant: TenantRecord, alias: str, request_id: str = "", user: str | None = None) -> Plan:
+        """The targets for ``alias``, or ``ModelNotFound`` when this tenant has no such model.
+
+        An alias with an assigned adapter goes to it (stable or canary, by ``request_id`` or ``user``).
+        """
         route = tenant.routes.get(alias)
-        if route is not None:
+        choice = self.adapters.choose(tenant.id, alias, request_id, user) if self.adapters is not None else None
+        if choice is not None:
+            kinds = self.adapters.kinds(self.backends)
+            primary = self._weighted_order(choice.targets(route, self.default_models, kinds))
+            fallback = (route.fallback if route is not None else ()) or self.default_fallback
+        elif route is not None:
             primary, fallback = self._weighted_order(route.targets), route.fallback or self.default_fallback
         elif tenant.allow_default_models and alias in self.default_models:
             primary, fallback = self.default_models[alias], self.default_fallback
@@ -67,12 +80,19 @@ class Router:
             window = self.context_windows.get(record.backend, {}).get(record.model)
             targets.append(Target(backend, record.model, window))
         primary_count = len({(r.backend, r.model) for r in primary if r.backend in self.backends})
-        return Plan(alias, tuple(targets), primary_count)
+        return Plan(alias, tuple(targets), primary_count, choice)
+
+    def adapter_sha256(self, target: Target) -> str | None:
+        """The content hash of the assigned adapter ``target`` names, for the attestation."""
+        return self.adapters.sha256_of(target.model) if self.adapters is not None else None
 
     def aliases(self, tenant: TenantRecord) -> dict[str, Target]:
         """Every model this tenant may ask for, with the first target of each."""
         names = list(self.default_models) if tenant.allow_default_models else []
         names += [alias for alias in tenant.routes if alias not in names]
+        if self.adapters is not None:
+            assigned = [alias for (owner, alias) in self.adapters.assignments if owner == tenant.id]
+            names += [alias for alias in assigned if alias not in names]
         result = {}
         for name in names:
             plan = self.plan(tenant, name)

@@ -10,6 +10,7 @@ from gateway.accounting.price_admin import PriceService
 from gateway.accounting.pricing import PriceBook
 from gateway.accounting.spool import Spool
 from gateway.accounting.usage import UsageService
+from gateway.adapters.service import Adapters
 from gateway.apikeys import ApiKeyService
 from gateway.attestation.service import AttestationService
 from gateway.backend_pool import BackendPool
@@ -20,6 +21,7 @@ from gateway.embeddings import EmbeddingsService
 from gateway.guarding import Guard
 from gateway.guardrail_policies import PolicyBook, PolicyService
 from gateway.guardrails import GuardrailEngine
+from gateway.knowledge.service import Knowledge, reachable_aliases
 from gateway.limits.limiter import Limiter
 from gateway.limits.memory import InMemoryLimiter
 from gateway.metering import Meter
@@ -28,7 +30,10 @@ from gateway.route_config import RouteService
 from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.responses.service import ResponsesService
+from gateway.responses.store import ResponseStore
 from gateway.tenants import TenantService
+from gateway.traffic_samples import TrafficSampler
 
 
 @dataclass
@@ -56,6 +61,17 @@ class Services:
     policies: PolicyService
     owns_guardrail_engine: bool = True
     _warming: asyncio.Task | None = None
+    sampler: TrafficSampler | None = None
+    responses: ResponsesService | None = None
+    adapters: Adapters | None = None
+    knowledge: Knowledge | None = None
+
+    def __post_init__(self) -> None:
+        self.chat.sampler = self.sampler
+        self.chat.canary = self.adapters.canary if self.adapters else None
+        self.chat.knowledge = self.knowledge.request if self.knowledge else None
+        if self.responses is None:
+            self.responses = ResponsesService(self.chat, ResponseStore(self.db, self.settings.responses))
 
     @classmethod
     def build(cls, settings: Settings, guardrail_engine: GuardrailEngine | None = None) -> Services:
@@ -76,8 +92,16 @@ class Services:
         policy_book = PolicyBook()
         directory.reload_hooks.append(policy_book.load)
         guard = Guard(guardrail_engine or GuardrailEngine(), policy_book, metrics, settings.guardrails.enabled)
+        sampler = TrafficSampler(db, guard)
+        directory.reload_hooks.append(sampler.load)
+        aliases = reachable_aliases(db, router.default_models)
+        knowledge = Knowledge.build(settings.knowledge, db, settings.data_dir, aliases)
+        directory.reload_hooks.append(knowledge.book.load)
         meter = Meter(limiter, ledger, prices, metrics)
         attestations = AttestationService.from_settings(db, settings.attestation, settings.data_dir)
+        adapters = Adapters.build(settings, db, pool.backends, attestations.audit.append)
+        directory.reload_hooks.append(adapters.book.load)
+        router.adapters = adapters.book
         default_completion = settings.limits.default_completion_tokens
         return cls(
             settings=settings,
@@ -100,15 +124,25 @@ class Services:
             guard=guard,
             policies=PolicyService(db),
             owns_guardrail_engine=guardrail_engine is None,
+            sampler=sampler,
+            adapters=adapters,
+            knowledge=knowledge,
         )
 
     async def start(self) -> None:
         self.db.migrate()
+        await self.responses.store.start()
         await asyncio.to_thread(self.attestations.start)
         await self.ledger.start()
         await self.limiter.start()
         await self.directory.start()
         await self.pool.start()
+        if self.adapters is not None:
+            await self.adapters.start()
+        if self.knowledge is not None:
+            await self.knowledge.start()
+        if self.sampler is not None:
+            self.sampler.start()
         if self.settings.guardrails.enabled and self.settings.guardrails.warm_on_start:
             self._warming = asyncio.create_task(self.guard.engine.warm())
 
@@ -118,11 +152,18 @@ class Services:
             await asyncio.gather(self._warming, return_exceptions=True)
         if self.owns_guardrail_engine:
             self.guard.engine.close()
+        if self.adapters is not None:
+            await self.adapters.stop()
         await self.pool.close()
         await self.limiter.aclose()
         await self.ledger.stop()
+        if self.knowledge is not None:
+            await self.knowledge.stop()
         await self.directory.stop()
         await asyncio.to_thread(self.attestations.close)
+        if self.sampler is not None:
+            await asyncio.to_thread(self.sampler.stop)
+        await self.responses.store.stop()
         self.db.dispose()
 
 

@@ -20,7 +20,10 @@ from pydantic_settings import (
 )
 
 from gateway.attestation.settings import AttestationSettings
+from gateway.adapters.settings import AdapterSettings
 from gateway.console_settings import ConsoleSettings
+from gateway.knowledge.settings import KnowledgeSettings
+from gateway.responses.settings import ResponsesSettings
 
 _LOADING_CONFIG: contextvars.ContextVar[Path | None] = contextvars.ContextVar("gateway_config_file", default=None)
 
@@ -45,6 +48,13 @@ class BackendSettings(BaseModel):
     read_timeout: float = Field(default=120.0, gt=0)
     max_connections: int = Field(default=200, ge=1)
     retries: int = Field(default=1, ge=0, le=10)
+    adapter_root: str | None = Field(default=None, description="vllm: where this host sees the gateway's adapter store")
+    max_loras: int = Field(default=1, ge=1, description="vllm: --max-loras the server was started with")
+    max_lora_rank: int = Field(default=16, ge=1, description="vllm: --max-lora-rank; mlx: the largest rank accepted")
+    max_loaded_adapters: int = Field(default=4, ge=1, description="in-process mlx: adapters kept loaded (LRU)")
+    responses_api: Literal["translate", "native"] = Field(
+        default="translate", description="native: /v1/responses requests go to the upstream's own /responses"
+    )
 
     @model_validator(mode="after")
     def _needs_a_location(self) -> BackendSettings:
@@ -54,6 +64,8 @@ class BackendSettings(BaseModel):
             raise ValueError(f"backend {self.name!r}: kind 'mlx' needs base_url (mlx_lm.server) or model_source")
         if not self.models:
             raise ValueError(f"backend {self.name!r}: list at least one model in models")
+        if self.responses_api == "native" and (self.kind == "anthropic" or not self.base_url):
+            raise ValueError(f"backend {self.name!r}: responses_api 'native' needs an OpenAI-compatible base_url")
         return self
 
     def api_key(self) -> str | None:
@@ -165,6 +177,9 @@ class Settings(BaseSettings):
     attestation: AttestationSettings = Field(default_factory=AttestationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    adapters: AdapterSettings = Field(default_factory=AdapterSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
 
     @field_validator("admin_token", mode="before")
     @classmethod

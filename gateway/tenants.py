@@ -14,6 +14,7 @@ from gateway.storage.models import Tenant, utcnow
 
 TenantName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 Limit = Annotated[int, msgspec.Meta(ge=0)]
+Budget = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -26,6 +27,8 @@ class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     max_concurrency: Limit | None = None
     enabled: bool = True
     allow_default_models: bool = True
+    monthly_budget: Budget | None = None
+    """Spend allowed per calendar month (UTC) in the pricing currency; null = no budget."""
 
 
 class TenantUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,6 +40,7 @@ class TenantUpdate(msgspec.Struct, forbid_unknown_fields=True):
     max_concurrency: Limit | None | msgspec.UnsetType = msgspec.UNSET
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
     allow_default_models: bool | msgspec.UnsetType = msgspec.UNSET
+    monthly_budget: Budget | None | msgspec.UnsetType = msgspec.UNSET
 
 
 def tenant_view(tenant: Tenant) -> dict:
@@ -49,6 +53,7 @@ def tenant_view(tenant: Tenant) -> dict:
         "daily_tokens": tenant.daily_tokens,
         "max_concurrency": tenant.max_concurrency,
         "allow_default_models": tenant.allow_default_models,
+        "monthly_budget": tenant.monthly_budget,
         "created_at": tenant.created_at.isoformat(),
         "updated_at": tenant.updated_at.isoformat(),
     }

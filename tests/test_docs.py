@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.adapters.settings import AdapterSettings
 from gateway.attestation.settings import AttestationSettings
 from gateway.console_settings import ConsoleSettings
+from gateway.knowledge.settings import KnowledgeSettings
+from gateway.responses.settings import ResponsesSettings
 from gateway.settings import (
     BackendSettings,
     GuardrailSettings,
@@ -26,7 +29,7 @@ FIELDS = (
     [
         f"`{name}`"
         for name in Settings.model_fields
-        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger", "attestation", "console", "guardrails")
+        if name not in ("backends", "routing", "resilience", "limits", "pricing", "ledger", "attestation", "console", "guardrails", "responses", "adapters", "knowledge")
     ]
     + [f"`{name}`" for name in BackendSettings.model_fields]
     + [f"`routing.{name}`" for name in RoutingSettings.model_fields]
@@ -38,6 +41,9 @@ FIELDS = (
     + [f"`attestation.{name}`" for name in AttestationSettings.model_fields]
     + [f"`console.{name}`" for name in ConsoleSettings.model_fields]
     + [f"`guardrails.{name}`" for name in GuardrailSettings.model_fields]
+    + [f"`responses.{name}`" for name in ResponsesSettings.model_fields]
+    + [f"`adapters.{name}`" for name in AdapterSettings.model_fields]
+    + [f"`knowledge.{name}`" for name in KnowledgeSettings.model_fields]
 )
 
 

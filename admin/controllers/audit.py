@@ -158,14 +158,3 @@ class AttestationController(Controller):
             verdict = attestations.verify(attestation, output_text=output or None, messages=messages).as_dict()
         context = {"active": "audit", "form": form, "configured": attestations is not None, "verdict": verdict}
         return Template(template_name="verify.html", status_code=200 if form.ok else 422, context=context)
-
-
-class QueueController(Controller):
-    """The labeling queue: the one page reviewers may open (the queue itself arrives with issue 9)."""
-
-    path = "/queue"
-    guards = [requires_role("admin", "reviewer")]
-
-    @get("/", sync_to_thread=False)
-    def index(self) -> Template:
-        return Template(template_name="queue.html", context={"active": "queue"})

@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from admin.auth import requires_role
 from admin.charts import compact, line_chart
+from admin.controllers.knowledge import router_panel
 from admin.filters import milliseconds, money
 from admin.ledger_queries import OTHER, RANGES, Dashboard
 from admin.services import ConsoleServices
@@ -78,6 +79,7 @@ class DashboardController(Controller):
             "tenant_names": tenants,
             "legend": [(i, name) for i, name in enumerate(data.tenants)],
             "currency": console.services.prices.currency,
+            "router": router_panel(console, window, tenant or None),
         }
         name = "_dashboard_panels.html" if request.htmx and request.htmx.target == "panels" else "dashboard.html"
         return Template(template_name=name, context=context)

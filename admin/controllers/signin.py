@@ -14,6 +14,7 @@ from litestar.params import FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlmodel import select
 
+from admin.accounts import OIDC
 from admin.auth import COOKIE_PATH, PUBLIC, client_address, is_https, session_cookie
 from admin.forms import first
 from admin.models import ConsoleOidcFlow, utcnow
@@ -119,12 +120,23 @@ class SignInController(Controller):
         console.throttle.succeeded(username)
         return signed_in(console, request, console.sessions.create(identity, client), next_url)
 
-    @post("/logout", status_code=200, sync_to_thread=True)
-    def logout(self, console: NamedDependency[ConsoleServices], request: Request) -> Response:
+    @post("/logout", status_code=200)
+    async def logout(self, console: NamedDependency[ConsoleServices], request: Request) -> Response:
+        """End the console session; a single sign-on user is then sent to the provider's logout, if it has one."""
         token = request.cookies.get(COOKIE)
+        identity = await anyio.to_thread.run_sync(console.sessions.load, token) if token else None
         if token:
-            console.sessions.delete(token)
-        response = Redirect("/admin/login", status_code=303)
+            await anyio.to_thread.run_sync(console.sessions.delete, token)
+        provider_logout = None
+        if identity is not None and identity.source == OIDC and console.oidc is not None:
+            base = console.settings.oidc_redirect_base or str(request.base_url).rstrip("/")
+            provider_logout = await console.oidc.logout_url(f"{base}/admin/login")
+        response: Response
+        if provider_logout:
+            # a page that moves on by itself: CSP form-action forbids redirecting a form post off-site
+            response = Template(template_name="signed_out.html", context={"provider_logout": provider_logout})
+        else:
+            response = Redirect("/admin/login", status_code=303)
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
         return response
 

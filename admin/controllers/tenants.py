@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
@@ -12,11 +13,13 @@ from litestar.response import Redirect, Response, Template
 
 from admin.audit_trail import record
 from admin.auth import requires_role
+from admin.controllers.guardrails import policy_context
 from admin.forms import (
     LIMIT_FIELDS,
     LIMIT_LABELS,
     Form,
     checkbox,
+    first,
     parse_key_create,
     parse_route,
     parse_tenant_create,
@@ -24,7 +27,8 @@ from admin.forms import (
     route_form,
     tenant_form,
 )
-from admin.pagination import page_number
+from admin.ledger_queries import month_first_day
+from admin.pagination import Page, offset, page_number
 from admin.services import ConsoleServices
 from gateway.errors import Conflict, InvalidRequest
 from gateway.route_config import route_view
@@ -44,10 +48,14 @@ def backend_models(console: ConsoleServices) -> dict[str, list[str]]:
     return {n: list(b.models) for n, b in console.services.pool.backends.items()}
 
 
-def routes_context(console: ConsoleServices, name: str) -> dict[str, Any]:
+def routes_context(console: ConsoleServices, name: str, page: int = 1) -> dict[str, Any]:
+    """One page of the tenant's routes (a tenant has tens at most, so the page is cut in Python)."""
+    views = [route_view(r) for r in console.services.routes.list(name)]
+    size = console.settings.page_size
+    page = min(page, max(1, -(-len(views) // size)))
     return {
         "tenant_name": name,
-        "routes": [route_view(r) for r in console.services.routes.list(name)],
+        "routes": Page(views[offset(page, size) : offset(page, size) + size], page, size, len(views)),
         "backends": backend_models(console),
     }
 
@@ -61,6 +69,37 @@ def keys_context(
         "key_form": form or Form({"name": "", "expires": ""}),
         "issued": issued,
     }
+
+
+def budget_context(console: ConsoleServices, tenant: Any, form: Form | None = None, saved: bool = False) -> dict:
+    """What ``_budget_form.html`` shows: the budget, this month's spend (settled, from the ledger) and the form."""
+    first_day = month_first_day(datetime.now(UTC))
+    budget = tenant.monthly_budget
+    return {
+        "tenant": tenant,
+        "budget_form": form or Form({"monthly_budget": "" if budget is None else f"{budget:g}"}),
+        "budget_spent": console.services.ledger.spent_since(tenant.id, first_day),
+        "budget_month": first_day,
+        "currency": console.services.prices.currency,
+        "budget_saved": saved,
+    }
+
+
+def parse_budget(data: dict[str, Any]) -> tuple[float | None, Form]:
+    """``""`` → no budget; ``"250"``, ``"1,000.50"`` → a non-negative amount; anything else an error."""
+    raw = first(data, "monthly_budget")
+    form = Form({"monthly_budget": raw})
+    text = raw.replace(",", "").replace("_", "").replace(" ", "")
+    if not text:
+        return None, form
+    try:
+        amount = float(text)
+        if not 0 <= amount <= 1e12:
+            raise ValueError
+    except ValueError:
+        form.error("monthly_budget", "Enter an amount of 0 or more (e.g. 250 or 1,000.50), or leave it empty for none.")
+        return None, form
+    return amount, form
 
 
 class TenantsController(Controller):
@@ -129,7 +168,8 @@ class TenantsController(Controller):
                 "saved": False,
                 **routes_context(console, name),
                 **keys_context(console, name, 1),
-                "guardrails": getattr(console.services, "guardrails", None) is not None,
+                **policy_context(console, name),
+                **budget_context(console, tenant),
             },
         )
 
@@ -163,6 +203,20 @@ class TenantsController(Controller):
             },
         )
 
+    @post("/{name:str}/budget", status_code=200, sync_to_thread=True)
+    def update_budget(
+        self, console: NamedDependency[ConsoleServices], request: Request, name: FromPath[str], data: FormBody
+    ) -> Template:
+        tenant = console.services.tenants.get(name)
+        amount, form = parse_budget(data)
+        if not form.ok:
+            return Template(
+                template_name="_budget_form.html", status_code=422, context=budget_context(console, tenant, form)
+            )
+        tenant = console.services.tenants.update(name, TenantUpdate(monthly_budget=amount))
+        record(console, request.user, "tenant.update", f"tenant:{name}", monthly_budget=amount)
+        return Template(template_name="_budget_form.html", context=budget_context(console, tenant, saved=True))
+
     @post("/{name:str}/enabled", status_code=200, sync_to_thread=True)
     def set_enabled(
         self, console: NamedDependency[ConsoleServices], request: Request, name: FromPath[str], data: FormBody
@@ -173,6 +227,13 @@ class TenantsController(Controller):
         return Template(template_name="_tenant_status.html", context={"tenant": tenant})
 
     # routes
+
+    @get("/{name:str}/routes", sync_to_thread=True)
+    def routes(
+        self, console: NamedDependency[ConsoleServices], name: FromPath[str], page: FromQuery[int | None] = None
+    ) -> Template:
+        console.services.tenants.get(name)
+        return Template(template_name="_routes.html", context=routes_context(console, name, page_number(page)))
 
     @get("/{name:str}/routes/editor", sync_to_thread=True)
     def route_editor(

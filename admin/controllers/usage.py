@@ -13,7 +13,7 @@ from litestar.response import Response, Template
 
 from admin.auth import requires_role
 from admin.forms import Form
-from admin.ledger_queries import quota_day_start
+from admin.ledger_queries import month_first_day, quota_day_start
 from admin.pagination import page_number
 from admin.services import ConsoleServices
 from gateway.accounting.usage import UsageQuery, to_csv
@@ -56,6 +56,7 @@ class UsageController(Controller):
         end: FromQuery[str | None] = None,
         page: FromQuery[int | None] = None,
         quota_page: FromQuery[int | None] = None,
+        budget_page: FromQuery[int | None] = None,
     ) -> Template:
         now = datetime.now(UTC)
         first, last, form = date_range(start, end, now.date())
@@ -66,11 +67,16 @@ class UsageController(Controller):
         since = quota_day_start(now, console.services.settings.limits.daily_reset_hour_utc)
         quotas = console.ledger.quota_use(since, page_number(quota_page), size, tenant)
         quotas.params, quotas.key = dict(rows.params), "quota_page"
+        month = month_first_day(now)
+        budgets = console.ledger.budget_use(month, page_number(budget_page), size, tenant)
+        budgets.params, budgets.key = dict(rows.params), "budget_page"
         context = {
             "active": "usage",
             "rows": rows,
             "quotas": quotas,
             "quota_since": since,
+            "budgets": budgets,
+            "budget_month": month,
             "form": form,
             "tenant": tenant or "",
             "model": model or "",
@@ -79,7 +85,7 @@ class UsageController(Controller):
             "export": rows.params,
         }
         target = request.htmx.target if request.htmx else None
-        name = {"usage-table": "_usage_table.html", "quota-list": "_quotas.html"}.get(target or "", "usage.html")
+        name = {"usage-table": "_usage_table.html", "quota-list": "_quotas.html", "budget-list": "_budgets.html"}.get(target or "", "usage.html")
         return Template(template_name=name, context=context)
 
     @get("/export", sync_to_thread=True)

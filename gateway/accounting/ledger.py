@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.accounting.spool import Spool
@@ -108,12 +108,21 @@ class Ledger:
                 )
         return len(new)
 
+    def spent_since(self, tenant_id: int, first_day: date) -> float:
+        """What the tenant's requests cost from ``first_day`` (UTC) on, from the daily rollup."""
+        with self.db.session() as session:
+            total = session.execute(
+                select(func.sum(UsageDaily.cost)).where(UsageDaily.tenant_id == tenant_id, UsageDaily.day >= first_day)
+            ).scalar_one()
+        return float(total or 0.0)
+
     def _insert(self, table):
         return (sqlite.insert if self.db.is_sqlite else postgresql.insert)(table)
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     row = dict(record)
+    row.setdefault("policy_version", None)  # records spooled before the column existed
     created = row.get("created_at")
     row["created_at"] = datetime.fromtimestamp(created, timezone.utc) if isinstance(created, (int, float)) else created
     return row

@@ -58,11 +58,24 @@ class PriceBook:
         }
 
     def price(self, backend: str, model: str) -> Price:
-        for table in (self._overrides, self._configured):
+        return self.lookup(backend, model)[0]
+
+    def lookup(
+        self, backend: str, model: str, overrides: Mapping[tuple[str, str], Price] | None = None
+    ) -> tuple[Price, str]:
+        """The price and where it comes from: ``console`` (an override), ``config`` or ``default`` (the fallback).
+
+        ``overrides`` replaces the loaded overrides (the console passes the database's current ones)."""
+        tables = ((self._overrides if overrides is None else overrides, "console"), (self._configured, "config"))
+        for table, source in tables:
             found = table.get((backend, model)) or table.get((backend, "*"))
             if found is not None:
-                return found
-        return self._fallbacks.get(backend, Price())
+                return found, source
+        return self._fallbacks.get(backend, Price()), "default"
+
+    def configured_models(self, backend: str) -> list[str]:
+        """Models the config prices for ``backend`` (``*`` included)."""
+        return sorted(m for b, m in self._configured if b == backend)
 
     def cost(self, backend: str, model: str, prompt_tokens: int, completion_tokens: int, seconds: float) -> float:
         return self.price(backend, model).cost(prompt_tokens, completion_tokens, seconds)

@@ -133,6 +133,11 @@ class AdminApiController(Controller):
         record(services, "guardrails.put", f"tenant:{name}", {"version": stored["version"]})
         return stored
 
+    @get("/tenants/{name:str}/guardrails/versions", sync_to_thread=True)
+    def guardrail_versions(self, services: NamedDependency[Services], name: FromPath[str]) -> dict:
+        """The tenant's stored policy versions, newest first (who saved each, and when)."""
+        return {"data": [v | {"created_at": v["created_at"].isoformat()} for v in services.policies.history(name)]}
+
     @get("/usage", sync_to_thread=True)
     def usage(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -9,8 +10,20 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = b"x-request-id"
 
 
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+class RequestIds:
+    """Unique, unpredictable-enough request ids without a system call per request.
+
+    96 random bits from a generator seeded once from the OS (``secrets``); ids are only
+    identifiers (everything fetched by id is also scoped to the caller's tenant), so they need
+    to be unique across replicas, not secret. ``secrets.token_hex`` per request cost about 3%
+    of the gateway's CPU under load.
+    """
+
+    def __init__(self) -> None:
+        self._random = random.Random(secrets.randbits(128))
+
+    def new(self) -> str:
+        return f"req_{self._random.getrandbits(96):024x}"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -19,6 +32,7 @@ def request_id_of(scope: Scope) -> str:
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Pure ASGI middleware (no per-request objects beyond the id itself)."""
+    new_request_id = RequestIds().new
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

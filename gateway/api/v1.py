@@ -64,6 +64,9 @@ class OpenAIController(Controller):
             model_entry(alias, **target.backend.describe_model(target.model))
             for alias, target in services.router.aliases(caller.tenant).items()
         ]
+        knowledge = services.knowledge
+        if knowledge is not None and knowledge.router.has_intents(caller.tenant.id):
+            entries.append(model_entry(knowledge.settings.intent_alias, owned_by="paramgate", intent_router=True))
         return {"object": "list", "data": entries}
 
     @get("/models/{model_id:path}")

@@ -22,7 +22,8 @@ The payload is a JSON object; its RFC 8785 canonical bytes are what is signed::
       ],
       "created": "2025-06-01T12:00:00.123456Z",
       "kid": "…",                          the signing key's id (its RFC 7638 thumbprint)
-      "prev_hash": "…"                     an audit-chain entry hash committed before signing
+      "prev_hash": "…",                    an audit-chain entry hash committed before signing
+      "rag": {"documents": [{"id", "sha256"}], "context_sha256": "…"}   only when RAG context was added
     }
 
 All hashes are lowercase hex SHA-256. ``messages`` are the request's messages exactly as the
@@ -238,15 +239,21 @@ def build_payload(
     prev_hash: str,
     adapter_sha256: str | None = None,
     messages_digest: str | None = None,
+    rag: Mapping[str, Any] | None = None,
+    guardrail_policy_version: int | None = None,
 ) -> dict[str, Any]:
     """The version-1 payload for one answered request (``request``: the decoded request body).
 
     ``messages_digest``: ``messages_sha256(...)`` taken earlier, when ``request["messages"]`` has
     since been changed (guardrails, RAG); otherwise it is computed here from ``request``.
+    ``rag``: the knowledge documents whose chunks were added as context (``{"documents": [{"id",
+    "sha256"}], "context_sha256"}``); the payload has a ``rag`` member only when there were some.
+    ``guardrail_policy_version``: the version of the tenant's guardrail policy that screened the
+    request (0: the built-in default); absent when guardrails are off.
     """
     tools = request.get("tools")
     user = request.get("user")
-    return {
+    payload = {
         "v": PAYLOAD_VERSION,
         "request_id": request_id,
         "tenant": tenant,
@@ -264,3 +271,8 @@ def build_payload(
         "kid": kid,
         "prev_hash": prev_hash,
     }
+    if rag:
+        payload["rag"] = dict(rag)
+    if guardrail_policy_version is not None:
+        payload["guardrail_policy_version"] = guardrail_policy_version
+    return payload

@@ -121,6 +121,8 @@ class AttestationService:
         adapter_sha256: str | None = None,
         messages_sha256: str | None = None,
         created: datetime | None = None,
+        rag: Mapping[str, Any] | None = None,
+        guardrail_policy_version: int | None = None,
     ) -> Attestation:
         """Sign one answered request; stored in the background.
 
@@ -142,6 +144,8 @@ class AttestationService:
             prev_hash=self._anchor,
             adapter_sha256=adapter_sha256,
             messages_digest=messages_sha256,
+            rag=rag,
+            guardrail_policy_version=guardrail_policy_version,
         )
         attestation = signer.sign(payload)
         item = PendingAttestation(request_id, tenant_id, attestation)

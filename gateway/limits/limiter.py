@@ -12,6 +12,12 @@ The rules, the same for every implementation:
 * daily tokens — estimates are reserved against the day's quota (a day starts at the
   configured UTC hour) and settled to real usage; a request whose estimate does not fit what
   is left is refused.
+* monthly budget (tenants only, in the pricing currency) — a request's estimated cost (its
+  prompt and reserved completion tokens at the route's token prices; GPU-seconds are not known
+  before the call) is reserved at admission and settled to the real cost when it ends; once
+  what the calendar month (UTC) has spent and reserved reaches the budget, requests are refused
+  (``budget_exceeded``) until the next month. The month's counter starts from the ledger's sum
+  (``seed_month``), so a restart or a new Redis does not forget what was spent.
 
 A request is checked against every subject (its tenant and, when the key has limits of its
 own, its key) in one atomic step: either all counters move or none.
@@ -20,7 +26,9 @@ own, its key) in one atomic step: either all counters move or none.
 from __future__ import annotations
 
 import abc
+import calendar
 import math
+import time
 from dataclasses import dataclass, field
 
 from gateway.directory import Caller
@@ -39,16 +47,27 @@ class Subject:
     tps: int | None = None
     daily_tokens: int | None = None
     max_concurrency: int | None = None
+    monthly_budget: float | None = None
 
     @property
     def limited(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.tps, self.daily_tokens, self.max_concurrency))
+        limits = (self.rpm, self.tps, self.daily_tokens, self.max_concurrency, self.monthly_budget)
+        return any(v is not None for v in limits)
 
 
 def subjects_for(caller: Caller) -> tuple[Subject, ...]:
     """The tenant's limits, plus the key's own when it has any."""
     tenant = caller.tenant
-    subjects = [Subject(f"tenant:{tenant.id}", tenant.rpm, tenant.tps, tenant.daily_tokens, tenant.max_concurrency)]
+    subjects = [
+        Subject(
+            f"tenant:{tenant.id}",
+            tenant.rpm,
+            tenant.tps,
+            tenant.daily_tokens,
+            tenant.max_concurrency,
+            getattr(tenant, "monthly_budget", None),
+        )
+    ]
     key = caller.key
     own = Subject(f"key:{key.id}", key.rpm, key.tps, key.daily_tokens, key.max_concurrency)
     if own.limited:
@@ -91,6 +110,8 @@ class Admission:
     headroom: Headroom = field(default_factory=Headroom)
     limiter: Limiter | None = None
     settled: bool = False
+    reserved_cost: float = 0.0
+    month: int = 0
 
 
 REFUSAL_CODES = {
@@ -98,15 +119,20 @@ REFUSAL_CODES = {
     "tokens": ("rate_limit_exceeded", "tokens per minute (tpm)"),
     "concurrency": ("concurrency_limit_exceeded", "concurrent requests"),
     "daily_tokens": ("insufficient_quota", "tokens per day"),
+    "budget": ("budget_exceeded", "monthly budget"),
 }
 
 
-def refusal(reason: str, limit: int, retry_after: float, headroom: Headroom) -> RateLimited:
+def refusal(reason: str, limit: float, retry_after: float, headroom: Headroom) -> RateLimited:
     """The 429 for a refused admission, with ``Retry-After`` and the ``x-ratelimit-*`` headers."""
     code, what = REFUSAL_CODES[reason]
     wait = format_duration(retry_after)
-    error = RateLimited(f"Rate limit reached for {what}: limit {limit}. Please try again in {wait}.", code=code)
-    if reason == "daily_tokens":
+    if reason == "budget":
+        message = f"The tenant's monthly budget ({limit:g}) is spent. It renews in {wait} (the next month, UTC)."
+    else:
+        message = f"Rate limit reached for {what}: limit {limit}. Please try again in {wait}."
+    error = RateLimited(message, code=code)
+    if reason in ("daily_tokens", "budget"):
         error.type = "insufficient_quota"
     error.headers = {"retry-after": str(max(1, math.ceil(retry_after))), **headroom.headers()}
     return error
@@ -133,16 +159,40 @@ def seconds_to_next_day(now: float, reset_hour_utc: int) -> float:
     return start - now
 
 
+def month_number(now: float) -> int:
+    """Which calendar month (UTC) ``now`` falls in, counted from January 1970."""
+    moment = time.gmtime(now)
+    return (moment.tm_year - 1970) * 12 + moment.tm_mon - 1
+
+
+def month_start(month: int) -> float:
+    """Unix time of the first second of ``month`` (a ``month_number``)."""
+    year, index = divmod(month, 12)
+    return float(calendar.timegm((1970 + year, index + 1, 1, 0, 0, 0)))
+
+
+def seconds_to_next_month(now: float) -> float:
+    return month_start(month_number(now) + 1) - now
+
+
 class Limiter(abc.ABC):
     """Admits requests against their subjects' limits and settles them when they end."""
 
     @abc.abstractmethod
-    async def admit(self, request_id: str, subjects: tuple[Subject, ...], tokens: int) -> Admission:
-        """Count the request and reserve ``tokens``; raise ``RateLimited`` (with headers) if any limit is full."""
+    async def admit(
+        self, request_id: str, subjects: tuple[Subject, ...], tokens: int, cost: float = 0.0
+    ) -> Admission:
+        """Count the request and reserve ``tokens`` (and ``cost`` against budgets); raise ``RateLimited``
+        (with headers) if any limit is full."""
 
     @abc.abstractmethod
-    async def settle(self, admission: Admission, used_tokens: int) -> None:
-        """The request ended having used ``used_tokens``: correct the reservation and free its slot."""
+    async def settle(self, admission: Admission, used_tokens: int, used_cost: float | None = None) -> None:
+        """The request ended having used ``used_tokens`` (costing ``used_cost``; ``None``: as reserved):
+        correct the reservations and free its slot."""
+
+    @abc.abstractmethod
+    async def seed_month(self, scope: str, month: int, spent: float) -> None:
+        """Start ``scope``'s counter for ``month`` at ``spent`` (from the ledger) unless it already runs."""
 
     async def start(self) -> None:
         """Connect, if there is anything to connect to."""

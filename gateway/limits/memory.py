@@ -15,8 +15,10 @@ from gateway.limits.limiter import (
     Limiter,
     Subject,
     day_number,
+    month_number,
     refusal,
     seconds_to_next_day,
+    seconds_to_next_month,
 )
 
 
@@ -28,6 +30,8 @@ class _State:
     day: int = -1
     day_used: int = 0
     in_flight: dict[str, float] = field(default_factory=dict)
+    month: int = -1
+    month_spent: float = 0.0
 
 
 class InMemoryLimiter(Limiter):
@@ -81,12 +85,20 @@ class InMemoryLimiter(Limiter):
                     headroom.reset_tokens = max(0.0, (capacity - state.bucket) / subject.tps)
         return headroom
 
-    async def admit(self, request_id: str, subjects: tuple[Subject, ...], tokens: int) -> Admission:
+    async def admit(
+        self, request_id: str, subjects: tuple[Subject, ...], tokens: int, cost: float = 0.0
+    ) -> Admission:
         now = self._clock()
-        day = day_number(now, self.reset_hour_utc)
+        day, month = day_number(now, self.reset_hour_utc), month_number(now)
         for subject in subjects:
             state = self._state(subject.scope)
             self._refresh(subject, state, now, day)
+            if subject.monthly_budget is not None:
+                if state.month != month:
+                    state.month, state.month_spent = month, 0.0
+                if state.month_spent >= subject.monthly_budget:
+                    wait = seconds_to_next_month(now)
+                    raise refusal("budget", subject.monthly_budget, wait, self._headroom(subjects, now))
             if subject.rpm is not None and len(state.admissions) >= subject.rpm:
                 wait = state.admissions[0] + WINDOW_SECONDS - now if state.admissions else WINDOW_SECONDS
                 raise refusal("requests", subject.rpm, wait, self._headroom(subjects, now))
@@ -111,13 +123,22 @@ class InMemoryLimiter(Limiter):
                 state.bucket -= tokens
             if subject.daily_tokens is not None:
                 state.day_used += tokens
-        return Admission(request_id, subjects, tokens, day, self._headroom(subjects, now), limiter=self)
+            if subject.monthly_budget is not None:
+                state.month_spent += cost
+        return Admission(
+            request_id, subjects, tokens, day, self._headroom(subjects, now), self, reserved_cost=cost, month=month
+        )
 
-    async def settle(self, admission: Admission, used_tokens: int) -> None:
+    async def seed_month(self, scope: str, month: int, spent: float) -> None:
+        state = self._state(scope)
+        state.month, state.month_spent = month, spent
+
+    async def settle(self, admission: Admission, used_tokens: int, used_cost: float | None = None) -> None:
         if admission.settled:
             return
         admission.settled = True
         difference = used_tokens - admission.reserved_tokens
+        cost_difference = 0.0 if used_cost is None else used_cost - admission.reserved_cost
         for subject in admission.subjects:
             state = self._state(subject.scope)
             state.in_flight.pop(admission.request_id, None)
@@ -125,3 +146,5 @@ class InMemoryLimiter(Limiter):
                 state.bucket = min(subject.tps * BUCKET_SECONDS, state.bucket - difference)
             if subject.daily_tokens is not None and state.day == admission.day:
                 state.day_used = max(0, state.day_used + difference)
+            if subject.monthly_budget is not None and state.month == admission.month:
+                state.month_spent = max(0.0, state.month_spent + cost_difference)

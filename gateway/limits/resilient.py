@@ -45,10 +45,12 @@ class ResilientLimiter(Limiter):
         self._clock = clock
         self._down_until = 0.0
 
-    async def admit(self, request_id: str, subjects: tuple[Subject, ...], tokens: int) -> Admission:
+    async def admit(
+        self, request_id: str, subjects: tuple[Subject, ...], tokens: int, cost: float = 0.0
+    ) -> Admission:
         if self._clock() >= self._down_until:
             try:
-                return await self.shared.admit(request_id, subjects, tokens)
+                return await self.shared.admit(request_id, subjects, tokens, cost)
             except (ConnectionError, TimeoutError, OSError) as exc:
                 self._mark_down(exc)
             except Exception as exc:
@@ -58,11 +60,20 @@ class ResilientLimiter(Limiter):
         self._on_fallback("open" if self.fail_open else "closed")
         if not self.fail_open:
             raise LimiterUnavailable()
-        return await self.local.admit(request_id, subjects, tokens)
+        return await self.local.admit(request_id, subjects, tokens, cost)
 
-    async def settle(self, admission: Admission, used_tokens: int) -> None:
+    async def seed_month(self, scope: str, month: int, spent: float) -> None:
+        await self.local.seed_month(scope, month, spent)
         try:
-            await (admission.limiter or self.shared).settle(admission, used_tokens)
+            await self.shared.seed_month(scope, month, spent)
+        except Exception as exc:
+            if not _is_redis_error(exc) and not isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+                raise
+            self._mark_down(exc)
+
+    async def settle(self, admission: Admission, used_tokens: int, used_cost: float | None = None) -> None:
+        try:
+            await (admission.limiter or self.shared).settle(admission, used_tokens, used_cost)
         except Exception as exc:
             if not _is_redis_error(exc) and not isinstance(exc, (ConnectionError, TimeoutError, OSError)):
                 raise

@@ -16,14 +16,15 @@
   ``max_output_tokens`` becomes ``max_completion_tokens``; ``reasoning.effort`` becomes
   ``reasoning_effort``; unknown top-level fields are passed through (as on chat completions),
   except ``messages`` and ``n``.
-- ``metadata`` is echoed on the response, never sent upstream. ``include``, ``store``,
-  ``service_tier``, ``max_tool_calls``, ``prompt_cache_key``, ``safety_identifier``,
+- ``metadata`` is echoed on the response, never sent upstream. ``store`` and
+  ``previous_response_id`` are the service's (the conversation is rebuilt before translation).
+  ``include``, ``service_tier``, ``max_tool_calls``, ``prompt_cache_key``, ``safety_identifier``,
   ``stream_options``, ``top_logprobs`` and ``text.verbosity`` are accepted and ignored.
 
-Refused with a 400 that names the parameter: ``previous_response_id`` and ``conversation``
-(nothing is stored), ``background``, ``prompt`` templates, ``truncation: "auto"``, built-in
-tools (``web_search``, ``file_search``, ``mcp``, …), ``item_reference`` and other item types,
-``input_file`` parts and images given by ``file_id``.
+Refused with a 400 that names the parameter: ``conversation`` objects, ``background``,
+``prompt`` templates, ``truncation: "auto"``, built-in tools (``web_search``, ``file_search``,
+``mcp``, …), ``item_reference`` and other item types, ``input_file`` parts and images given
+by ``file_id``.
 """
 
 from __future__ import annotations
@@ -82,14 +83,11 @@ def check_at(data: Any, schema: type[S], where: str) -> S:
 
 def refuse_unsupported(request: ResponsesRequest) -> None:
     """400 for the features this gateway does not serve."""
-    if request.previous_response_id is not None:
-        raise _refuse(
-            "previous_response_id",
-            "previous_response_id is not supported: this gateway does not store responses. "
-            "Send the whole conversation in 'input' instead.",
-        )
     if request.conversation is not None:
-        raise _refuse("conversation", "conversation is not supported: this gateway does not store conversations.")
+        raise _refuse(
+            "conversation",
+            "conversation objects are not supported by this gateway; use previous_response_id to continue one.",
+        )
     if request.background:
         raise _refuse("background", "background responses are not supported by this gateway.")
     if request.prompt is not None:

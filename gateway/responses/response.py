@@ -39,6 +39,8 @@ class ResponseFrame:
     model: str
     echo: dict[str, Any]
     created_at: int = field(default_factory=lambda: int(time.time()))
+    previous_response_id: str | None = None
+    store: bool = False
 
     @classmethod
     def for_request(cls, request_id: str, raw: dict[str, Any], request: ResponsesRequest) -> ResponseFrame:
@@ -46,13 +48,17 @@ class ResponseFrame:
         echo = {
             "instructions": request.instructions,
             "max_output_tokens": request.max_output_tokens,
+            "max_tool_calls": request.max_tool_calls,
             "metadata": request.metadata or {},
             "parallel_tool_calls": True if request.parallel_tool_calls is None else request.parallel_tool_calls,
+            "prompt_cache_key": request.prompt_cache_key,
+            "safety_identifier": request.safety_identifier,
             "reasoning": raw.get("reasoning"),
             "temperature": request.temperature,
             "text": {**text, "format": text.get("format") or {"type": "text"}},
             "tool_choice": request.tool_choice if request.tool_choice is not None else "auto",
             "tools": request.tools or [],
+            "top_logprobs": request.top_logprobs,
             "top_p": request.top_p,
             "truncation": "disabled",
             "user": request.user,
@@ -79,8 +85,8 @@ class ResponseFrame:
             "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
             "model": self.model,
             "output": output,
-            "previous_response_id": None,
-            "store": False,
+            "previous_response_id": self.previous_response_id,
+            "store": self.store,
             "usage": usage,
             **self.echo,
         }

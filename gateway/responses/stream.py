@@ -24,7 +24,7 @@ output attestation) is sent as its own event, ``{"type": "paramgate.trailer", "t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +42,7 @@ from gateway.responses.response import INCOMPLETE_REASONS, ResponseFrame
 from gateway.sse import StreamFailure, StreamRelay
 
 TRAILER_EVENT = "paramgate.trailer"
+FinalHook = Callable[[dict[str, Any]], Awaitable[None]]
 _encode = msgspec.json.Encoder().encode
 
 
@@ -257,8 +258,13 @@ class ResponseStream:
         return events + [self._event("response.completed", response=snapshot)]
 
 
-async def response_events(stream: ResponseStream, relay: StreamRelay) -> AsyncIterator[bytes]:
+async def response_events(
+    stream: ResponseStream, relay: StreamRelay, on_final: FinalHook | None = None
+) -> AsyncIterator[bytes]:
     """The SSE bytes for a chat stream's relay: its chunks, at most one failure, then its trailers.
+
+    ``on_final`` sees the final ``response`` object before the final event goes out (to store it)
+    and may change it in place.
 
     The answer's attestation (carried on the chat stream's last chunk) rides on the final event
     (``response.completed`` / ``response.incomplete``) as an extra ``attestation`` member, where the
@@ -279,6 +285,8 @@ async def response_events(stream: ResponseStream, relay: StreamRelay) -> AsyncIt
             for event in events:
                 yield sse(event)
     final = stream.finish()
+    if on_final is not None and final:
+        await on_final(final[-1]["response"])
     if attestation is not None and final:
         final[-1] = {**final[-1], "attestation": attestation}
     for event in final:

@@ -24,6 +24,8 @@ class Tenant(SQLModel, table=True):
     daily_tokens: int | None = None
     max_concurrency: int | None = None
     allow_default_models: bool = True
+    monthly_budget: float | None = None
+    """Spend allowed per calendar month (UTC), in the pricing currency; ``None`` = no budget."""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -93,6 +95,8 @@ class UsageRecord(SQLModel, table=True):
     ttft_ms: float | None = None
     status: int = 200
     fallback: bool = False
+    policy_version: int | None = None
+    """The version of the tenant's guardrail policy that screened the request (0 = built-in default)."""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -136,5 +140,7 @@ class GuardrailPolicyVersion(SQLModel, table=True):
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
     version: int
     policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=256)
+    """Who saved it: ``console:<login>`` or ``admin-token``."""
     created_at: datetime = Field(default_factory=utcnow)
 

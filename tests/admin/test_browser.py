@@ -207,3 +207,125 @@ def test_a_reviewer_sees_only_the_labeling_queue(page, console: Console):
     response = page.goto("/admin/api/tenants")
     assert response.status == 403
     assert response.json()["error"]["code"] == "insufficient_role"
+
+
+def sign_in(page, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    page.goto("/admin/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/admin/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/(dashboard|queue)$"))
+    page.wait_for_load_state("load")  # the keyboard shortcuts are bound once console.js has run
+
+
+def test_operator_edits_prices_with_validation_and_deletes_an_override(page, console: Console):
+    sign_in(page)
+    page.keyboard.press("g")
+    page.keyboard.press("p")
+    expect(page).to_have_url(re.compile(r"/admin/prices$"))
+    expect(page.locator("tr[data-price='gpu-1/qwen']")).to_contain_text("default")
+    form = page.locator("#price-form")
+    form.locator("select[name=backend]").select_option("gpu-1")
+    form.locator("input[name=model]").fill("acme-legal")
+    form.locator("input[name=output_per_million]").fill("cheap")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#err-output_per_million")).to_contain_text("Enter a number")
+    expect(page.locator("#price-form input[name=model]")).to_have_value("acme-legal")
+    shot(page, "prices-validation")
+    page.locator("#price-form input[name=output_per_million]").fill("2.5")
+    page.locator("#price-form button[type=submit]").click()
+    row = page.locator("tr[data-price='gpu-1/acme-legal']")
+    expect(row).to_contain_text("console")
+    expect(row).to_contain_text("2.50")
+    shot(page, "prices")
+    row.locator("button:has-text('Delete override')").click()  # hx-confirm, accepted
+    expect(page.locator("tr[data-price='gpu-1/acme-legal']")).to_have_count(0)
+    assert console.services.price_admin.list() == []
+
+
+def test_operator_edits_a_guardrail_policy_then_a_budget_refuses_the_sdk(page, console: Console):
+    import openai
+
+    assert console.admin_api.post("/admin/api/tenants", json={"name": "acme"}).status_code == 201
+    key = console.admin_api.post("/admin/api/tenants/acme/keys").json()["key"]
+    sign_in(page)
+    page.goto("/admin/tenants/acme")
+    expect(page.locator("#policy")).to_contain_text("built-in default")
+    threshold = page.locator("#policy-form input[name='input.jailbreak.threshold']")
+    threshold.fill("7")
+    page.locator("#policy-form button[type=submit]").click()
+    error = page.locator("#policy-form label.invalid:has(input[name='input.jailbreak.threshold']) small.error")
+    expect(error).to_contain_text("between 0 and 1")
+    expect(page.locator("#policy-form input[name='input.jailbreak.threshold']")).to_have_value("7")
+    shot(page, "policy-validation")
+    page.locator("#policy-form input[name='input.jailbreak.threshold']").fill("0.6")
+    page.locator("#policy-form input[name='input.jailbreak.classifier']").check()
+    disclaimers = page.locator("#policy-form textarea[name='output.disclaimers']")
+    disclaimers.fill("Bu bilgiler hukuki tavsiye niteliği taşımaz.")
+    page.locator("#policy-form button[type=submit]").click()
+    expect(page.locator("#policy .saved")).to_contain_text("Saved version 1")
+    expect(page.locator("#policy-history tbody tr").first).to_contain_text("console:admin")
+    shot(page, "policy")
+    stored = console.services.policies.get("acme")["policy"]
+    assert stored["input"]["jailbreak"]["threshold"] == 0.6 and stored["input"]["jailbreak"]["classifier"] is True
+
+    # a budget of 0 is spent from the start: the SDK gets a 429 budget_exceeded
+    page.locator("#budget-form input[name=monthly_budget]").fill("0")
+    page.locator("#budget-form button[type=submit]").click()
+    expect(page.locator("#budget-form .saved")).to_be_visible()
+    client = console.openai(key)
+    assert wait_for(lambda: _refused_for_budget(client), timeout=5)
+    page.goto("/admin/usage")
+    expect(page.locator("li[data-budget=acme] meter")).to_have_count(1)
+    shot(page, "usage-budgets")
+
+
+def _refused_for_budget(client) -> bool:
+    import openai
+
+    try:
+        client.chat.completions.create(model="qwen", messages=[{"role": "user", "content": "hi"}])
+    except openai.RateLimitError as error:
+        return error.body["code"] == "budget_exceeded"
+    return False
+
+
+def test_operator_creates_a_reviewer_who_signs_in_and_is_refused_admin_pages(page, browser, console: Console):
+    sign_in(page)
+    page.goto("/admin/accounts")
+    form = page.locator("#account-form")
+    form.locator("input[name=username]").fill("rita")
+    form.locator("select[name=role]").select_option("reviewer")
+    form.locator("button[type=submit]").click()
+    issued = page.locator("#issued-password")
+    expect(issued).to_be_visible()
+    password = issued.inner_text().strip()
+    expect(page.locator("tr[data-account=rita]")).to_contain_text("enabled")
+    shot(page, "accounts")
+
+    other = browser.new_context(base_url=console.url)
+    reviewer = other.new_page()
+    try:
+        sign_in(reviewer, "rita", password)
+        assert reviewer.url.endswith("/admin/queue")
+        response = reviewer.goto("/admin/accounts")
+        assert response.status == 403
+        expect(reviewer.locator("h1")).to_contain_text("403")
+
+        # disabling her (confirmed) signs her out at once
+        page.locator("tr[data-account=rita] button:has-text('Disable')").click()
+        expect(page.locator("tr[data-account=rita]")).to_contain_text("disabled")
+        reviewer.goto("/admin/queue")
+        expect(reviewer).to_have_url(re.compile(r"/admin/login"))
+    finally:
+        other.close()
+
+
+def test_a_single_sign_on_user_signs_out_of_the_provider_too(page, console: Console):
+    page.goto("/admin/login")
+    page.click("#sso")
+    page.click("button[name=sub][value=alice]")
+    expect(page).to_have_url(re.compile(r"/admin/dashboard$"))
+    page.click("button:has-text('Sign out')")
+    expect(page).to_have_url(re.compile(r"/oauth2/end_session\?"))
+    shot(page, "sso-signed-out")

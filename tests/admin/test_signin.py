@@ -180,3 +180,24 @@ def test_console_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("GATEWAY_CONSOLE__NOT_A_SETTING", "1")
     with pytest.raises(ValueError, match="NOT_A_SETTING"):
         ConsoleSettings.from_env()
+
+
+def test_a_single_sign_on_user_is_sent_on_to_the_provider_s_logout(console: Console, issuer: str):
+    client, callback = sso_login(console, "alice")
+    assert callback.status_code == 303, callback.text
+    token = client.cookies["pg_console"]
+    client.page("/admin/dashboard")
+    response = client.post("/admin/logout", data={"_csrf_token": client.csrf})
+    assert response.status_code == 200 and console.console.sessions.load(token) is None
+    onward = soup(response).find(id="provider-logout")["href"]
+    assert onward.startswith(f"{issuer}/oauth2/end_session?")
+    assert httpx.URL(onward).params["post_logout_redirect_uri"] == f"{console.url}/admin/login"
+    with httpx.Client(timeout=30) as browser:  # the provider's own confirmation page answers
+        assert browser.get(onward).status_code == 200
+
+
+def test_a_local_user_s_logout_stays_in_the_console_even_with_single_sign_on_configured(console: Console):
+    client = console.signed_in()
+    client.page("/admin/dashboard")
+    response = client.post("/admin/logout", data={"_csrf_token": client.csrf})
+    assert response.status_code == 303 and response.headers["location"] == "/admin/login"

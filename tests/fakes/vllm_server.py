@@ -8,7 +8,11 @@ It answers like ``vllm serve BASE --enable-lora --lora-modules ...`` does:
   (``data: {...}\\n\\n``: role chunk, one content delta per word, finish chunk, a usage chunk
   with ``choices: []`` only when ``stream_options.include_usage``, then ``data: [DONE]\\n\\n``);
 - ``POST /v1/embeddings`` (``encoding_format`` ``float`` or ``base64``);
-- ``POST /v1/load_lora_adapter`` and ``/v1/unload_lora_adapter``;
+- ``POST /v1/load_lora_adapter`` (``{"lora_name", "lora_path"}``, optional ``load_inplace``) and
+  ``/v1/unload_lora_adapter`` (``{"lora_name"}``), as with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``:
+  the path must hold an adapter (``adapter_config.json``, rank ≤ ``max_lora_rank``) when
+  ``check_lora_paths`` is on; adapters loaded at run time live in memory only, so
+  ``restart()`` forgets them (those given as ``adapters=``, like ``--lora-modules``, stay);
 - errors as vLLM's ``ErrorResponse``: ``{"error": {"message", "type", "param", "code"}}`` with
   ``code`` the HTTP status, e.g. 404 ``The model `x` does not exist.``; a missing or wrong API
   key gets vLLM's ``{"error": "Unauthorized"}`` (401).
@@ -34,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import re
 import struct
 import threading
@@ -42,6 +47,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -109,6 +115,7 @@ class _Fault:
     body: Any = None
     seconds: float = 0.0
     after_chunks: int | None = None
+    models: frozenset[str] | None = None
 
 
 class FakeVLLM:
@@ -123,9 +130,15 @@ class FakeVLLM:
         reply: Reply | None = None,
         api_key: str | None = None,
         embedding_dim: int = 8,
+        max_lora_rank: int = 16,
+        check_lora_paths: bool = True,
     ) -> None:
         self.models = list(models)
         self.adapters = dict(adapters) if isinstance(adapters, Mapping) else dict.fromkeys(adapters, self.models[0])
+        self._startup_adapters = dict(self.adapters)
+        self.adapter_paths: dict[str, str] = {}
+        self.max_lora_rank = max_lora_rank
+        self.check_lora_paths = check_lora_paths
         self.max_context = max_context
         self.reply = reply
         self.api_key = api_key
@@ -150,10 +163,20 @@ class FakeVLLM:
             finally:
                 self.base_url = None
 
-    def fail_next(self, n: int = 1, status: int = 503, *, body: Any = None, endpoints=INFERENCE) -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        *,
+        body: Any = None,
+        endpoints=INFERENCE,
+        models: Iterable[str] | None = None,
+    ) -> None:
         """Answer the next ``n`` requests with ``status`` and ``body`` (default: a vLLM error; a
-        ``dict`` is sent as JSON, ``str``/``bytes`` as text)."""
-        self._add(_Fault("status", n, frozenset(endpoints), status=status, body=body))
+        ``dict`` is sent as JSON, ``str``/``bytes`` as text); with ``models``, only requests for those
+        models (or LoRA adapters) count."""
+        chosen = frozenset(models) if models is not None else None
+        self._add(_Fault("status", n, frozenset(endpoints), status=status, body=body, models=chosen))
 
     def delay_next(self, seconds: float, n: int = 1, *, after_chunks: int | None = None, endpoints=INFERENCE) -> None:
         """Wait ``seconds`` before answering the next ``n`` requests, or, with ``after_chunks=k``,
@@ -171,6 +194,12 @@ class FakeVLLM:
         body = _error(message or "Internal server error", "InternalServerError", status)
         self._add(_Fault("stream_error", n, frozenset({"chat"}), status=status, body=body, after_chunks=after_chunks))
 
+    def restart(self) -> None:
+        """Behave like a restarted server: adapters loaded at run time are gone."""
+        with self._lock:
+            self.adapters = dict(self._startup_adapters)
+            self.adapter_paths.clear()
+
     def reset(self) -> None:
         """Forget scripted faults and recorded requests."""
         with self._lock:
@@ -185,10 +214,12 @@ class FakeVLLM:
         with self._lock:
             self._faults.append(fault)
 
-    def _take_fault(self, endpoint: str, streaming: bool) -> _Fault | None:
+    def _take_fault(self, endpoint: str, streaming: bool, model: Any = None) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
                 stream_only = fault.kind == "stream_error" or (fault.kind == "delay" and fault.after_chunks is not None)
+                if fault.models is not None and model not in fault.models:
+                    continue
                 if endpoint in fault.endpoints and (streaming or not stream_only):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
@@ -212,7 +243,8 @@ class FakeVLLM:
             return await _send_json(send, 405, {"detail": "Method Not Allowed"})
         if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
             return await _send_json(send, 401, {"error": "Unauthorized"})
-        fault = self._take_fault(endpoint, isinstance(body, dict) and bool(body.get("stream")))
+        model = body.get("model") if isinstance(body, dict) else None
+        fault = self._take_fault(endpoint, isinstance(body, dict) and bool(body.get("stream")), model)
         if fault is not None and fault.after_chunks is None:
             if fault.kind == "delay" and not await _pause(fault.seconds, receive):
                 return None
@@ -225,7 +257,9 @@ class FakeVLLM:
     async def _models(self, send: Callable, receive: Callable, body: Any, fault: _Fault | None) -> None:
         now = int(time.time())
         cards = [_card(m, now, root=m, max_model_len=self._context_limit(m)) for m in self.models]
-        cards += [_card(a, now, root=f"/adapters/{a}", parent=p) for a, p in self.adapters.items()]
+        cards += [
+            _card(a, now, root=self.adapter_paths.get(a, f"/adapters/{a}"), parent=p) for a, p in self.adapters.items()
+        ]
         await _send_json(send, 200, {"object": "list", "data": cards})
 
     async def _load_lora(self, send: Callable, receive: Callable, body: Any, fault: _Fault | None) -> None:
@@ -240,8 +274,20 @@ class FakeVLLM:
                 "set 'load_inplace' to True."
             )
             return await _send_json(send, 400, _error(message, "InvalidUserInput", 400))
+        if self.check_lora_paths and (problem := self._adapter_problem(name, path)):
+            return await _send_json(send, 400, _error(problem, "BadRequestError", 400))
         self.adapters[name] = self.models[0]
+        self.adapter_paths[name] = path
         await _send_text(send, 200, f"Success: LoRA adapter '{name}' added successfully.")
+
+    def _adapter_problem(self, name: str, path: str) -> str | None:
+        config = Path(path) / "adapter_config.json"
+        if not config.is_file():
+            return f"Loading lora {name} failed: No adapter found for {path}"
+        rank = json.loads(config.read_text()).get("r")
+        if isinstance(rank, int) and rank > self.max_lora_rank:
+            return f"LoRA rank {rank} is greater than max_lora_rank {self.max_lora_rank}."
+        return None
 
     async def _unload_lora(self, send: Callable, receive: Callable, body: Any, fault: _Fault | None) -> None:
         name = body.get("lora_name") if isinstance(body, dict) else None
@@ -253,6 +299,7 @@ class FakeVLLM:
                 send, 404, _error(f"The lora adapter '{name}' cannot be found.", "NotFoundError", 404)
             )
         del self.adapters[name]
+        self.adapter_paths.pop(name, None)
         await _send_text(send, 200, f"Success: LoRA adapter '{name}' removed successfully.")
 
     async def _chat(self, send: Callable, receive: Callable, body: Any, fault: _Fault | None) -> None:

@@ -24,7 +24,7 @@ def test_tenant_lifecycle(gateway):
     assert created.status_code == 201
     assert created.json() | {"created_at": None, "updated_at": None} == {
         "name": "Medical", "enabled": True, "rpm": 150, "tps": 5, "daily_tokens": 5_000_000,
-        "max_concurrency": None, "allow_default_models": True, "created_at": None, "updated_at": None,
+        "max_concurrency": None, "allow_default_models": True, "monthly_budget": None, "created_at": None, "updated_at": None,
     }
     assert admin.post("/admin/api/tenants", json={"name": "Medical"}).status_code == 409
     changed = admin.patch("/admin/api/tenants/Medical", json={"rpm": 200, "daily_tokens": None})

@@ -50,7 +50,7 @@ def test_malformed_requests_are_400_naming_the_field(stack, body, param, fragmen
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param
     assert fragment in error["message"]
-    assert not stack.gpu1.requests, "nothing reaches the upstream"
+    assert not stack.gpu1.bodies("chat"), "nothing reaches the upstream"
 
 
 def test_a_body_over_the_limit_is_413(stack):

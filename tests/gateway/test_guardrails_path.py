@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
 import openai
 import pytest
@@ -78,6 +81,21 @@ def test_policies_are_versioned_and_validated(stack):
     bad = admin.put("/admin/api/tenants/acme/guardrails", json={"input": {"jailbreak": {"threshold": 7}}})
     assert bad.status_code == 400 and bad.json()["error"]["param"].startswith("input.jailbreak")
     assert admin.get("/admin/api/tenants/nobody/guardrails").status_code == 404
+
+
+def test_the_attestation_names_the_policy_version_that_screened_the_request(stack):
+    def attested_version():
+        completion = stack.gateway.openai(stack.key).with_raw_response.chat.completions.create(
+            model="qwen", messages=[{"role": "user", "content": "hello"}]
+        )
+        payload = completion.headers["x-attestation"].split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["guardrail_policy_version"]
+
+    assert attested_version() == 0, "the built-in default policy"
+    put_policy(stack, {"reversible_masking": True})
+    assert wait_for(lambda: attested_version() == 1)
+    chunks = list(ask(stack, "hello", stream=True))
+    assert chunks[-1].model_extra["attestation"]["payload"]["guardrail_policy_version"] == 1
 
 
 def test_guardrails_can_be_switched_off_for_the_whole_gateway(sqlite_url, tmp_path):

@@ -522,7 +522,6 @@ def test_claude_failing_mid_stream_ends_with_response_failed(stack):
 @pytest.mark.parametrize(
     ("params", "param"),
     [
-        ({"previous_response_id": "resp_123"}, "previous_response_id"),
         ({"conversation": "conv_1"}, "conversation"),
         ({"background": True}, "background"),
         ({"truncation": "auto"}, "truncation"),

@@ -1,0 +1,1 @@
+"""Knowledge: per-tenant RAG collections and the intent router."""
