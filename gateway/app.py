@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.api.adapters import AdaptersApiController
 from gateway.api.admin import AdminApiController
 from gateway.api.attestations import AttestationController
+from gateway.api.chat_route import chat_completions_route
 from gateway.api.errors import EXCEPTION_HANDLERS
 from gateway.api.knowledge import KnowledgeApiController
 from gateway.api.ops import healthz, metrics, readyz
@@ -53,6 +54,7 @@ def create_app(
 
     config = AppConfig(
         route_handlers=[
+            chat_completions_route(services, settings.max_body_bytes),
             OpenAIController,
             ResponsesController,
             AttestationController,

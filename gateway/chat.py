@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -100,17 +101,19 @@ class ChatService:
         plan = self.router.plan(caller.tenant, choice.alias if choice else request.model, request_id, user)
         digest = messages_sha256(body["messages"])
         prompt_tokens = self._prompt_tokens(plan, body)
-        reserve = prompt_tokens + completion_reservation(body, self.default_completion_tokens)
+        rag_tokens = self.knowledge.context_reservation(caller.tenant, choice) if self.knowledge else 0
+        reserve = prompt_tokens + rag_tokens + completion_reservation(body, self.default_completion_tokens)
         first_target = plan.targets[0] if plan.targets else None
         metered = await self.meter.admit(
-            caller, request_id, endpoint, request.model, reserve, first_target, prompt_tokens
+            caller, request_id, endpoint, request.model, reserve, first_target, prompt_tokens + rag_tokens
         )
         tenant = caller.tenant
         async with self.meter.on_failure(metered):
             screened = await self.guard.screen_input(tenant.id, tenant.name, body, request_id)
         metered.policy_version = screened.version
         body = screened.body
-        context = await self.knowledge.augment(tenant, body, choice) if self.knowledge else None
+        screen = functools.partial(self.guard.screen_context, screened)
+        context = await self.knowledge.augment(tenant, body, choice, screen) if self.knowledge else None
         if context is not None:
             screened.body = body = context.body
         extra_headers = {**(choice.headers() if choice else {}), **(context.headers() if context else {})}

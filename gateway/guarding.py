@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.guardrail_policies import PolicyBook
-from gateway.guardrails import GuardrailEngine, GuardrailPolicy, GuardrailViolation, Vault
+from gateway.guardrails import Flag, GuardrailEngine, GuardrailPolicy, GuardrailViolation, Vault
 from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.guardrails")
@@ -47,6 +47,21 @@ class Guard:
             },
         )
 
+    def _flagged(self, tenant: str, flags: list[Flag], version: int | None, request_id: str) -> None:
+        for flag in flags:
+            self.metrics.guardrail_flags.labels(tenant, flag.check, flag.direction).inc()
+        if flags:
+            log.info(
+                "guardrail flagged",
+                extra={
+                    "request_id": request_id,
+                    "tenant": tenant,
+                    "checks": [flag.check for flag in flags],
+                    "direction": flags[0].direction,
+                    "policy_version": version,
+                },
+            )
+
     async def screen_input(self, tenant_id: int, tenant: str, body: dict[str, Any], request_id: str) -> Screened:
         """Mask or block the prompt; raises ``GuardrailViolation`` (a 400 ``content_policy_violation``)."""
         version, policy = self.policies.for_tenant(tenant_id)
@@ -58,7 +73,14 @@ class Guard:
         except GuardrailViolation as error:
             self._blocked(tenant, error, version, request_id)
             raise
+        self._flagged(tenant, verdict.flags, version, request_id)
         return Screened({**body, "messages": verdict.messages}, policy, version, verdict.vault)
+
+    async def screen_context(self, screened: Screened, text: str) -> str:
+        """Text the gateway adds to the prompt (retrieved context), PII-masked into the request's vault."""
+        if not self.enabled or screened.vault is None:
+            return text
+        return await self.engine.mask_pii(screened.policy, screened.vault, text)
 
     async def screen_completion(
         self, screened: Screened, completion: dict[str, Any], tenant: str, request_id: str
@@ -77,6 +99,7 @@ class Guard:
                 except GuardrailViolation as error:
                     self._blocked(tenant, error, screened.version, request_id)
                     raise
+                self._flagged(tenant, verdict.flags, screened.version, request_id)
                 choice = {**choice, "message": {**message, "content": verdict.text}}
             choices.append(choice)
         return {**completion, "choices": choices}
@@ -122,7 +145,9 @@ class StreamGuard:
         if index in self.finished:
             return []
         self.finished.add(index)
-        tail = await self._filter(index).afinish()
+        output_filter = self._filter(index)
+        tail = await output_filter.afinish()
+        self.guard._flagged(self.tenant, output_filter.verdict().flags, self.screened.version, self.request_id)
         if not tail:
             return []
         choice = {"index": index, "delta": {"content": tail}, "logprobs": None, "finish_reason": None}

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gateway.guardrails import GuardrailPolicy, default_policy
+from gateway.guardrails.validators import ValidatorRegistry
 from gateway.storage.database import Database, bump_directory_version
 from gateway.storage.models import GuardrailPolicyVersion
 from gateway.tenants import find_tenant
@@ -47,10 +48,20 @@ class PolicyBook:
 
 
 class PolicyService:
-    """Reading and versioning tenants' policies through the management API."""
+    """Reading and versioning tenants' policies through the management API.
 
-    def __init__(self, db: Database) -> None:
+    ``validators``: the engine's guardrails-ai validators; a policy is only saved when each
+    validator it names is installed and accepts its args."""
+
+    def __init__(self, db: Database, validators: ValidatorRegistry | None = None) -> None:
         self.db = db
+        self.validators = validators or ValidatorRegistry()
+
+    def validate(self, data: Any) -> GuardrailPolicy:
+        """``data`` as a policy that can run here; ``PolicyError`` naming the field otherwise."""
+        policy = GuardrailPolicy.from_dict(data)
+        self.validators.check_policy(policy)
+        return policy
 
     def get(self, tenant_name: str) -> dict[str, Any]:
         with self.db.session() as session:
@@ -86,7 +97,7 @@ class PolicyService:
 
     def put(self, tenant_name: str, data: Any, actor: str = "admin-token") -> dict[str, Any]:
         """Validate ``data`` as a policy and store it as the tenant's next version (saved by ``actor``)."""
-        policy = GuardrailPolicy.from_dict(data)
+        policy = self.validate(data)
         with self.db.session() as session:
             tenant = find_tenant(session, tenant_name)
             current = session.exec(

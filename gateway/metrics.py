@@ -50,6 +50,12 @@ class Metrics:
             ["tenant", "check", "direction"],
             registry=r,
         )
+        self.guardrail_flags = Counter(
+            "gateway_guardrail_flags",
+            "Checks that fired with action flag or append_disclaimer (the request went on)",
+            ["tenant", "check", "direction"],
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )

@@ -122,7 +122,7 @@ class Services:
             usage=UsageService(db),
             attestations=attestations,
             guard=guard,
-            policies=PolicyService(db),
+            policies=PolicyService(db, guard.engine.validators),
             owns_guardrail_engine=guardrail_engine is None,
             sampler=sampler,
             adapters=adapters,

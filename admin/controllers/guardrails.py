@@ -12,7 +12,7 @@ from litestar.response import Template
 from admin.audit_trail import record
 from admin.auth import requires_role
 from admin.forms import Form
-from admin.policy_form import ACTIONS, ENTITIES, parse_policy, policy_form
+from admin.policy_form import ACTIONS, ENTITIES, VALIDATOR_ACTIONS, parse_policy, policy_form
 from admin.services import ConsoleServices
 
 FormBody = URLEncodedBody[dict[str, Any]]
@@ -30,6 +30,7 @@ def policy_context(
         "history": console.services.policies.history(name),
         "entities": ENTITIES,
         "actions": ACTIONS,
+        "validator_actions": VALIDATOR_ACTIONS,
         "guardrails_enabled": console.services.settings.guardrails.enabled,
         "policy_saved": saved,
     }
@@ -48,7 +49,7 @@ class GuardrailsController(Controller):
         self, console: NamedDependency[ConsoleServices], request: Request, name: FromPath[str], data: FormBody
     ) -> Template:
         current = console.services.policies.get(name)
-        policy, form = parse_policy(data, current["policy"])
+        policy, form = parse_policy(data, current["policy"], validate=console.services.policies.validate)
         if policy is None:
             return Template(
                 template_name="_policy_form.html", status_code=422, context=policy_context(console, name, form)

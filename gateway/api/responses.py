@@ -9,18 +9,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
+from gateway.api.chat_route import SSE_HEADERS
 from gateway.api.request_id import request_id_of
 from gateway.directory import Caller
 from gateway.errors import InvalidRequest
 from gateway.responses.service import ResponsesOutcome
 from gateway.services import Services
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
 
 def _respond(outcome: ResponsesOutcome) -> Response | Stream:
     if outcome.events is not None:
-        return Stream(outcome.events, media_type="text/event-stream", headers={**_SSE_HEADERS, **outcome.headers})
+        return Stream(outcome.events, media_type="text/event-stream", headers={**SSE_HEADERS, **outcome.headers})
     return Response(outcome.body(), media_type="application/json", headers=outcome.headers)
 
 

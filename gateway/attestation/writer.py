@@ -156,11 +156,12 @@ class AttestationWriter:
                 return
             batch = [first]
             stop = False
-            linger_until = time.monotonic() + self.linger_seconds
+            # Sleep through the linger, then drain: waiting on the queue instead would wake this
+            # thread (and take the GIL from the event loop) once per request.
+            self._closing.wait(self.linger_seconds)
             while len(batch) < self.batch_size:
-                wait = linger_until - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:

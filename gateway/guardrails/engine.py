@@ -79,12 +79,13 @@ class GuardrailEngine:
     # -- lifecycle ------------------------------------------------------------------------------------
 
     async def warm(self) -> dict[str, str]:
-        """Load Presidio and the embedding model now (in a thread) instead of on first use."""
+        """Load Presidio, the embedding model and guardrails-ai (if installed) now, in a thread, not on first use."""
         await self._offload(self._warm_sync)
         return self.status()
 
     def _warm_sync(self) -> None:
         self.detector.load()
+        self.validators.warm()
         if self.similarity is not None:
             self.similarity.load()
 
@@ -255,6 +256,30 @@ class GuardrailEngine:
             verdict.masked = verdict.vault.entity_counts()
             timings["pii"] = _ms(t0)
         return verdict
+
+    async def mask_pii(self, policy: GuardrailPolicy, vault: Vault, text: str) -> str:
+        """``text`` with the personal data the policy's input PII check finds replaced by ``vault``
+        placeholders (for text the gateway adds to a prompt, e.g. retrieved context: it is masked,
+        never blocked, whatever the check's action; unchanged when the check is off or only flags)."""
+        pii = policy.input.pii
+        if not pii.enabled or pii.action == "flag" or not text:
+            return text
+        trigger = trigger_for(pii.entities)
+        if trigger is not None and not trigger.search(text):
+            return text
+        if len(text) > self.offload_chars or not self.detector.loaded:
+            return await self._offload(self._mask_pii_sync, pii, vault, text)
+        return self._mask_pii_sync(pii, vault, text)
+
+    def _mask_pii_sync(self, pii: Any, vault: Vault, text: str) -> str:
+        if not self.detector.load():
+            raise GuardrailUnavailable(self.detector.unavailable_reason or "PII detection is unavailable")
+        spans = self.detector.find(text, pii.entities, pii.score_threshold)
+        if not spans:
+            return text
+        return self.detector.replace(
+            text, spans, lambda entity, value: vault.placeholder(entity, label_for(entity), value)
+        )
 
     # -- output ---------------------------------------------------------------------------------------
 

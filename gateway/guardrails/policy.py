@@ -83,7 +83,12 @@ class ToxicityCheck(_Check):
 
 
 class ValidatorCheck(_Check):
-    """A guardrails-ai validator by name (``regex_match`` for the package ``guardrails-ai-regex-match``)."""
+    """A guardrails-ai validator by name (``regex_match`` for the package ``guardrails-ai-regex-match``).
+
+    ``args``: the validator's own keyword arguments (``{"banned_words": ["Falcon"]}`` for ``ban_list``),
+    ``on_fail`` excepted: ``action`` says what a failure does. Saving a policy through the API builds
+    each validator once to check that it is installed and accepts its args
+    (see :mod:`gateway.guardrails.validators`)."""
 
     name: str
     args: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -191,6 +196,8 @@ def _validators(prefix: str, checks: list[ValidatorCheck], *, output: bool) -> N
         where = f"{prefix}.validators.{i}"
         if not _VALIDATOR_NAME.match(check.name):
             _fail(f"{where}.name", f"'{check.name}' is not a guardrails-ai validator name (lower_snake_case)")
+        if "on_fail" in check.args:
+            _fail(f"{where}.args", "'on_fail' is set by the gateway: the check's 'action' says what a failure does")
         if check.action == "append_disclaimer" and not output:
             _fail(f"{where}.action", "'append_disclaimer' is only possible on output checks")
         _disclaimer(f"{where}.disclaimer", check.disclaimer, check.action)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.directory import TenantRecord
 from gateway.errors import InvalidRequest, ModelNotFound
 from gateway.knowledge.book import KnowledgeBook
+from gateway.knowledge.chunking import count_tokens
 from gateway.knowledge.documents import DocumentService
 from gateway.knowledge.intents import IntentRouter, RouteDecision, prompt_text
 from gateway.knowledge.retrieval import Collections, RetrievalLimits, retrieve
@@ -30,6 +32,9 @@ from gateway.knowledge.store import Hit
 log = logging.getLogger("gateway.knowledge")
 
 EXTENSION_FIELD = "paramgate"
+MESSAGE_TOKENS = 4
+NAME_TOKENS = 16
+"""A document name's share of the context reservation (a name of 64 characters; longer ones are rare)."""
 DOCUMENTS_HEADER = "x-gateway-rag-documents"
 CONTEXT_PREAMBLE = (
     "Use the following excerpts from the organisation's knowledge base when they are relevant to the "
@@ -137,12 +142,39 @@ class RequestKnowledge:
             raise ModelNotFound("The intent router has no fallback model configured for this tenant.", param="model")
         return Choice(decision.alias, decision, rag, top_k)
 
-    async def augment(self, tenant: TenantRecord, body: dict[str, Any], choice: Choice) -> Context:
-        """The upstream body: the extension field removed and, when RAG applies, the context added."""
+    def _wanted(self, tenant: TenantRecord, choice: Choice) -> bool:
+        return choice.rag if choice.rag is not None else self.book.config(tenant.id).rag_enabled
+
+    def context_reservation(self, tenant: TenantRecord, choice: Choice) -> int:
+        """Prompt tokens to reserve for the context ``augment`` may add (0 when RAG will not apply):
+        the tenant's context budget, the preamble and each chunk's heading (estimated like the prompt).
+
+        Reserved with the prompt at admission so a quota cannot be overrun by retrieved context;
+        the settlement to the real usage gives back what was not used."""
+        if not self._wanted(tenant, choice):
+            return 0
+        config = self.book.config(tenant.id)
+        top_k = choice.top_k or config.top_k
+        return (
+            MESSAGE_TOKENS
+            + count_tokens(CONTEXT_PREAMBLE)
+            + config.token_budget
+            + top_k * (count_tokens("\n\n[50] \n") + NAME_TOKENS)
+        )
+
+    async def augment(
+        self,
+        tenant: TenantRecord,
+        body: dict[str, Any],
+        choice: Choice,
+        screen: Callable[[str], Awaitable[str]] | None = None,
+    ) -> Context:
+        """The upstream body: the extension field removed and, when RAG applies, the context added.
+
+        ``screen`` is applied to the context before it is added (the tenant's input PII masking)."""
         body = {k: v for k, v in body.items() if k != EXTENSION_FIELD}
         config = self.book.config(tenant.id)
-        wanted = choice.rag if choice.rag is not None else config.rag_enabled
-        if not wanted:
+        if not self._wanted(tenant, choice):
             return Context(body)
         limits = RetrievalLimits(choice.top_k or config.top_k, config.threshold, config.token_budget)
         query = prompt_text(body["messages"])
@@ -156,6 +188,12 @@ class RequestKnowledge:
         if not hits:
             return Context(body)
         text = context_message(hits, names)
+        if screen is not None:
+            try:
+                text = await screen(text)
+            except Exception:  # never send context that could not be screened
+                log.exception("knowledge: screening the context failed for %s; answering without it", tenant.name)
+                return Context(body)
         documents: dict[int, dict[str, Any]] = {}
         for hit in hits:
             name, sha256 = names[hit.document_id]

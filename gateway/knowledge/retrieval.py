@@ -18,7 +18,12 @@ class Collections:
     def __init__(self, settings: KnowledgeSettings, data_dir: Path, store: VectorStore | None = None) -> None:
         self.settings = settings
         self.data_dir = data_dir
-        self.embedder = Embedder(settings.embedding_model)
+        self.embedder = Embedder(
+            settings.embedding_model,
+            settings.embedding_runtime,
+            data_dir / "knowledge" / "onnx",
+            settings.embedding_threads,
+        )
         self._store = store
         self._lock = threading.Lock()
 

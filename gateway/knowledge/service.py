@@ -45,7 +45,11 @@ class Knowledge:
         documents = DocumentService(db, collections)
         decisions = DecisionLog(db)
         router = IntentRouter(
-            book, collections.embedder, decisions, settings.intent_temperature, settings.intent_max_words
+            book,
+            collections.embedder.with_int8(settings.intent_int8),
+            decisions,
+            settings.intent_temperature,
+            settings.intent_max_words,
         )
         return cls(
             settings=settings,

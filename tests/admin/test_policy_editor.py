@@ -111,3 +111,38 @@ def test_saving_makes_a_new_version_that_acts_on_requests_and_is_logged(console:
     assert versions == ["v1", "v1"]
     recorded, _ = console.console.listings.audit(1, 10, kind="guardrails.put")
     assert recorded.rows[0]["detail"]["change"] == {"version": 1}
+
+
+def test_validator_rows_show_their_errors_next_to_their_fields(console: Console, admin: ConsoleClient):
+    page = admin.get("/admin/tenants/acme")
+    editor = soup(page)
+    for side in ("input", "output"):
+        assert editor.find(id=f"{side}-validators").find("input", attrs={"name": f"{side}.validators.0.name"})
+    data = form_data(page)
+    data["output.validators.0.name"] = ["ban_list"]
+    data["output.validators.0.args"] = ["banned_words: Falcon"]
+    bad_json = admin.htmx("POST", "/admin/tenants/acme/guardrails", data=data)
+    assert bad_json.status_code == 422
+    assert "JSON object" in field_error(bad_json, "output.validators.0.args")
+    assert (
+        soup(bad_json).find("textarea", attrs={"name": "output.validators.0.args"}).get_text() == "banned_words: Falcon"
+    )
+
+    data["output.validators.0.args"] = ['{"banned_words": ["Falcon"]}']
+    data["output.validators.0.action"] = ["append_disclaimer"]
+    no_text = admin.htmx("POST", "/admin/tenants/acme/guardrails", data=data)
+    assert "required" in field_error(no_text, "output.validators.0.disclaimer")
+
+    data["output.validators.0.action"] = ["flag"]
+    data["output.validators.0.name"] = ["no_such_validator"]
+    missing = admin.htmx("POST", "/admin/tenants/acme/guardrails", data=data)
+    assert missing.status_code == 422
+    assert "install" in field_error(missing, "output.validators.0.name")  # guardrails-ai, or this validator
+    assert console.services.policies.get("acme")["version"] == 0
+
+    data["output.validators.0.name"] = [""]
+    data["output.validators.0.args"] = [""]
+    assert admin.htmx("POST", "/admin/tenants/acme/guardrails", data=data).status_code == 200, (
+        "a blank row adds nothing"
+    )
+    assert console.admin_api.get("/admin/api/tenants/acme/guardrails").json()["policy"]["output"]["validators"] == []

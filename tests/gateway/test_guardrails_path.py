@@ -43,6 +43,23 @@ def test_a_jailbreak_is_refused_before_any_backend_is_called(stack):
     assert 'gateway_guardrail_blocks_total{check="jailbreak",direction="input",tenant="acme"} 1.0' in metrics
 
 
+def flag_count(stack, direction: str) -> float:
+    metrics = httpx.get(f"{stack.gateway.url}/metrics").text
+    line = f'gateway_guardrail_flags_total{{check="toxicity",direction="{direction}",tenant="acme"}} '
+    found = [row for row in metrics.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
+
+
+def test_a_flagged_prompt_and_answer_go_through_and_are_counted(stack):
+    insult = "You are a worthless idiot and a pathetic loser, shut up."
+    answer = ask(stack, insult)  # the default policy flags toxicity; the fake upstream echoes the prompt
+    assert answer.choices[0].message.content.startswith("You are a worthless idiot")
+    assert flag_count(stack, "input") == 1.0 and flag_count(stack, "output") == 1.0
+    streamed = "".join(c.choices[0].delta.content or "" for c in ask(stack, insult, stream=True) if c.choices)
+    assert streamed.startswith("You are a worthless idiot")
+    assert flag_count(stack, "input") == 2.0 and flag_count(stack, "output") == 2.0
+
+
 def test_reversible_masking_gives_the_client_its_own_data_back(stack):
     stored = put_policy(stack, {"reversible_masking": True})
     assert stored["version"] == 1

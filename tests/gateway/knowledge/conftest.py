@@ -37,7 +37,9 @@ class KnowledgeStack:
         )
 
 
-def knowledge_stack(database_url: str, tmp_path, store: str = "chroma", **knowledge) -> Iterator[KnowledgeStack]:
+def knowledge_stack(
+    database_url: str, tmp_path, store: str = "chroma", guardrails: bool = False, **knowledge
+) -> Iterator[KnowledgeStack]:
     vllm = FakeVLLM(models=["qwen"], adapters={"python-coder": "qwen", "turkish-chat": "qwen"}, max_context=8192)
     with vllm.serve() as url:
         backends = [{"name": "gpu", "kind": "vllm", "base_url": url, "models": ["qwen"], "read_timeout": 5.0}]
@@ -46,7 +48,7 @@ def knowledge_stack(database_url: str, tmp_path, store: str = "chroma", **knowle
             tmp_path,
             backends,
             knowledge={"store": store, "chunk_tokens": 40, "chunk_overlap": 8, **knowledge},
-            guardrails={"enabled": False},
+            guardrails={"enabled": guardrails},
         )
         with running_gateway(settings) as gateway:
             keys = {name: gateway.tenant(name, rpm=1000) for name in ("acme", "globex")}
@@ -67,3 +69,9 @@ def kstack(database_url, tmp_path, embedder) -> Iterator[KnowledgeStack]:
 @pytest.fixture
 def kstack_sqlite(sqlite_url, tmp_path, embedder) -> Iterator[KnowledgeStack]:
     yield from knowledge_stack(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def kstack_guarded(sqlite_url, tmp_path, embedder) -> Iterator[KnowledgeStack]:
+    """With the tenants' guardrails on (the default policy: PII masked on input and output)."""
+    yield from knowledge_stack(sqlite_url, tmp_path, guardrails=True)

@@ -1,8 +1,8 @@
 """Guardrails benchmark: latency each check adds, stream hold-back, and accuracy on bench/data/.
 
-    python bench/guardrails.py            # everything (about two minutes on 2 cores)
-    python bench/guardrails.py --quick    # fewer iterations
-    python bench/guardrails.py --no-classifier
+    python bench/guardrail_checks.py            # everything (about two minutes on 2 cores)
+    python bench/guardrail_checks.py --quick    # fewer iterations
+    python bench/guardrail_checks.py --no-classifier
 
 Latency is measured in-process on the check itself (no HTTP), for a 500- and a 5,000-character
 prompt (English and Turkish prose with a few pieces of personal data), p50/p99 over N runs. The
