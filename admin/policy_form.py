@@ -51,7 +51,7 @@ TEXTS = ("output.pii.disclaimer", "output.toxicity.disclaimer")
 LISTS = ("input.pii.entities", "output.pii.entities")
 FIELDS = ("name", *CHECKBOXES, *NUMBERS, *TEXTS, *LISTS, *ACTIONS, "output.disclaimers")
 VALIDATOR_ACTIONS = {"input": ("block", "flag"), "output": ("block", "flag", "append_disclaimer")}
-_VALIDATOR_ROW = re.compile(r"^(input|output)\.validators\.(\d+)\.name$")
+_VALIDATOR_ROW = re.compile(r"^(input|output)\.validators\.(\d{1,4})\.name$")
 _VALIDATOR_PARAM = re.compile(r"^(input|output)\.validators\.(\d+)(?:\.(name|args|action|disclaimer))?")
 
 
@@ -141,7 +141,7 @@ def _parse_validators(
             form.error(f"{prefix}.name", "Enter the validator's name, e.g. ban_list.")
         try:
             args = json.loads(values["args"] or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             args = None
         if not isinstance(args, dict):
             form.error(f"{prefix}.args", 'Enter a JSON object, e.g. {"banned_words": ["Project Falcon"]}.')

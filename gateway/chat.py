@@ -116,6 +116,8 @@ class ChatService:
         context = await self.knowledge.augment(tenant, body, choice, screen) if self.knowledge else None
         if context is not None:
             screened.body = body = context.body
+            if context.documents:
+                prompt_tokens = self._prompt_tokens(plan, body)  # a stream without usage is charged this
         extra_headers = {**(choice.headers() if choice else {}), **(context.headers() if context else {})}
         if request.stream:
             include_usage = bool(request.stream_options and request.stream_options.include_usage)

@@ -158,7 +158,8 @@ class AttestationWriter:
             stop = False
             # Sleep through the linger, then drain: waiting on the queue instead would wake this
             # thread (and take the GIL from the event loop) once per request.
-            self._closing.wait(self.linger_seconds)
+            if self._queue.qsize() < self.batch_size:
+                self._closing.wait(self.linger_seconds)
             while len(batch) < self.batch_size:
                 try:
                     item = self._queue.get_nowait()

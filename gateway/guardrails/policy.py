@@ -16,6 +16,8 @@ Actions:
 from __future__ import annotations
 
 import re
+from re import _constants as _sre_constants  # the stdlib's own parser: how re itself reads a pattern
+from re import _parser as _sre_parser
 from typing import Any, Literal
 
 import msgspec
@@ -34,6 +36,8 @@ FINANCIAL_DISCLAIMER = "Bu bilgiler yatırım tavsiyesi değildir."
 
 _MAX_DISCLAIMER = 1000
 _VALIDATOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REMOTE_ARGS = frozenset({"use_local", "validation_endpoint"})
+"""guardrails-ai's own constructor arguments that would send the text to a remote inference endpoint."""
 _ALL_ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 
 
@@ -191,6 +195,39 @@ def _disclaimer(param: str, text: str | None, action: str) -> None:
         _fail(param, f"is longer than {_MAX_DISCLAIMER} characters")
 
 
+def nested_repetition(pattern: str) -> bool:
+    """Whether a regular expression repeats a part that itself repeats (star height above one), the
+    shape behind catastrophic backtracking in Python's ``re``. Unparseable patterns answer False (the
+    validator's own check reports them)."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return _repeats_inside(parsed, inside=False)
+
+
+def _repeats_inside(items: Any, *, inside: bool) -> bool:
+    for op, value in items:
+        if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT):
+            low, high, body = value
+            repeats = high is _sre_constants.MAXREPEAT or high > 1
+            if repeats and inside:
+                return True
+            if _repeats_inside(body, inside=inside or repeats):
+                return True
+        elif op == _sre_constants.SUBPATTERN:
+            if _repeats_inside(value[-1], inside=inside):
+                return True
+        elif op == _sre_constants.BRANCH:
+            if any(_repeats_inside(branch, inside=inside) for branch in value[1]):
+                return True
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT, _sre_constants.ATOMIC_GROUP):
+            body = value[-1] if isinstance(value, tuple) else value
+            if _repeats_inside(body, inside=inside):
+                return True
+    return False
+
+
 def _validators(prefix: str, checks: list[ValidatorCheck], *, output: bool) -> None:
     for i, check in enumerate(checks):
         where = f"{prefix}.validators.{i}"
@@ -198,6 +235,16 @@ def _validators(prefix: str, checks: list[ValidatorCheck], *, output: bool) -> N
             _fail(f"{where}.name", f"'{check.name}' is not a guardrails-ai validator name (lower_snake_case)")
         if "on_fail" in check.args:
             _fail(f"{where}.args", "'on_fail' is set by the gateway: the check's 'action' says what a failure does")
+        for arg in check.args:
+            if arg in _REMOTE_ARGS or arg.startswith("_"):
+                _fail(f"{where}.args", f"'{arg}' is not allowed: validators run in this process, nothing leaves it")
+        for arg, value in check.args.items():
+            if isinstance(value, str) and "regex" in arg and nested_repetition(value):
+                _fail(
+                    f"{where}.args",
+                    f"'{arg}' repeats a group that itself repeats (like '(a+)+'): such a pattern can take "
+                    "exponential time on a crafted text",
+                )
         if check.action == "append_disclaimer" and not output:
             _fail(f"{where}.action", "'append_disclaimer' is only possible on output checks")
         _disclaimer(f"{where}.disclaimer", check.disclaimer, check.action)

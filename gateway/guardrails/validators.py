@@ -8,8 +8,11 @@ used); the extra brings ``regex_match``, ``valid_length`` and ``ban_list``, whic
 - Saving a policy calls :meth:`ValidatorRegistry.check_policy`: each validator must be installed
   and accept its ``args`` (it is built and tried on a sample sentence), else a ``PolicyError``
   names the field (``output.validators.0.args``).
-- On a request, a validator that is missing, cannot be built or raises is skipped, logged and
-  listed in the verdict's ``degraded``; it never turns a request into a 500.
+- On a request, a validator that is missing, cannot be built, or raises on any text (the sample
+  too) is skipped, logged and listed in the verdict's ``degraded`` (tried again a minute later);
+  one that raises on this text only counts as failed (a ``block`` check blocks: a text that
+  breaks a check must not slip past it). Neither turns a request into a 500, and no exception
+  text (which may quote the prompt) is kept.
 - guardrails-ai is imported when the engine warms up (about 4 s of CPU; not on a request), and
   its hub telemetry and remote inference are then switched off for this process (without a
   ``~/.guardrailsrc`` it turns its metrics on), so nothing leaves the machine.
@@ -24,6 +27,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +42,8 @@ SAMPLE_TEXT = "ParamGate tries this validator on a sample: Hello, World! 123."
 """What a validator is tried on when a policy is saved (a bad regex, say, only fails when it runs)."""
 
 INSTALL_HINT = "pip install 'paramgate[guardrails-ai]'"
+RETRY_UNAVAILABLE_SECONDS = 60.0
+"""How long a validator that could not be built stays skipped before it is tried again (say, after a pip install)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class ValidatorRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}  # key → a validator, or the ValidatorUnavailable that building it raised
+        self._failed_at: dict[str, float] = {}
 
     def warm(self) -> bool:
         """Import guardrails-ai now, if it is installed (about 4 s of CPU), rather than on the first
@@ -77,14 +84,27 @@ class ValidatorRegistry:
         return True
 
     def run(self, name: str, args: dict[str, Any], text: str) -> ValidatorOutcome:
-        """Run validator ``name`` on ``text``; ``ValidatorUnavailable`` when it cannot (not installed, broken)."""
+        """Run validator ``name`` on ``text``; ``ValidatorUnavailable`` when it cannot run here.
+
+        A validator that raises on ``text`` but not on :data:`SAMPLE_TEXT` fails the text (a text
+        that breaks a check must not slip past it); one that raises on both is broken by its args
+        and skipped. Only the exception's type is logged: its message may quote the text."""
         validator = self._get(name, args)
         try:
-            result = validator.validate(text, {})
+            return _outcome(name, validator.validate(text, {}))
         except Exception as exc:
-            log.warning("guardrails-ai validator %s raised; skipped", name, exc_info=True)
-            raise ValidatorRejectedArgs(f"{name} raised {type(exc).__name__}: {exc}") from exc
-        return _outcome(name, result)
+            error = type(exc).__name__
+        try:
+            _outcome(name, validator.validate(SAMPLE_TEXT, {}))
+        except Exception:
+            log.warning("guardrails-ai validator %s raised %s, on a sample too: skipped", name, error)
+            unavailable = ValidatorRejectedArgs(f"{name} cannot run with these args")
+            with self._lock:
+                self._cache[_key(name, args)] = unavailable
+                self._failed_at[_key(name, args)] = time.monotonic()
+            raise unavailable from None
+        log.warning("guardrails-ai validator %s raised %s on this text: counted as failed", name, error)
+        return ValidatorOutcome(False, f"{name} could not check this text")
 
     def check(self, name: str, args: dict[str, Any]) -> None:
         """Build validator ``name`` with ``args`` and try it on :data:`SAMPLE_TEXT`; raises ``ValidatorUnavailable``."""
@@ -95,6 +115,7 @@ class ValidatorRegistry:
             rejected = ValidatorRejectedArgs(f"{name} fails with these args: {type(exc).__name__}: {exc}")
             with self._lock:
                 self._cache[_key(name, args)] = rejected
+                self._failed_at[_key(name, args)] = time.monotonic()
             raise rejected from exc
 
     def check_policy(self, policy: GuardrailPolicy) -> None:
@@ -112,19 +133,25 @@ class ValidatorRegistry:
     def _get(self, name: str, args: dict[str, Any]) -> Any:
         key = _key(name, args)
         found = self._cache.get(key)
-        if found is None:
+        if found is None or self._retry_due(key):
             with self._lock:
                 found = self._cache.get(key)
-                if found is None:
+                if found is None or self._retry_due(key):
                     try:
                         found = _build(name, args)
+                        self._failed_at.pop(key, None)
                     except ValidatorUnavailable as exc:
                         log.warning("guardrails-ai validator %s is unavailable: %s", name, exc)
                         found = exc
+                        self._failed_at[key] = time.monotonic()
                     self._cache[key] = found
         if isinstance(found, ValidatorUnavailable):
             raise found
         return found
+
+    def _retry_due(self, key: str) -> bool:
+        failed_at = self._failed_at.get(key)
+        return failed_at is not None and time.monotonic() - failed_at >= RETRY_UNAVAILABLE_SECONDS
 
 
 def _key(name: str, args: dict[str, Any]) -> str:
@@ -147,14 +174,14 @@ def _import_guardrails() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         base = importlib.import_module("guardrails.validator_base")
+        from guardrails.settings import settings
+
+        settings.rc.enable_metrics = False
+        settings.rc.use_remote_inferencing = False
     except ImportError as exc:
         raise ValidatorUnavailable(f"guardrails-ai is not installed in this gateway ({INSTALL_HINT})") from exc
     except Exception as exc:
         raise ValidatorUnavailable(f"guardrails-ai cannot be imported: {type(exc).__name__}: {exc}") from exc
-    from guardrails.settings import settings
-
-    settings.rc.enable_metrics = False
-    settings.rc.use_remote_inferencing = False
     return base
 
 

@@ -77,5 +77,13 @@ class KnowledgeBook:
     def config(self, tenant_id: int) -> TenantKnowledge:
         return self._configs.get(tenant_id, self.defaults)
 
+    def in_use(self) -> bool:
+        """Whether any tenant retrieves context or has intents (so the embedding model will be needed)."""
+        return (
+            self.defaults.rag_enabled
+            or bool(self._intents)
+            or any(config.rag_enabled for config in self._configs.values())
+        )
+
     def intents(self, tenant_id: int) -> tuple[IntentRecord, ...]:
         return self._intents.get(tenant_id, ())

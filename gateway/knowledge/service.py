@@ -64,7 +64,8 @@ class Knowledge:
 
     async def start(self) -> None:
         self.decisions.start()
-        if self.settings.warm_on_start:
+        if self.settings.warm_on_start or self.book.in_use():
+            # Loading (or, the first time, exporting) the model takes seconds: not on a request.
             self._warming = asyncio.create_task(self.collections.embedder.warm())
 
     async def stop(self) -> None:

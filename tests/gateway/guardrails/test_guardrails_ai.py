@@ -83,6 +83,16 @@ async def test_a_real_failure_blocks_and_a_pass_passes(engine):
     assert fine.blocked is None and not fine.degraded
 
 
+async def test_a_text_that_makes_a_validator_raise_is_blocked_not_waved_through(engine):
+    """ban_list raises IndexError when lower-casing changes the text's length (Turkish 'İ' becomes two
+    characters): a check that breaks on a text must not let that text past it."""
+    policy = default_policy().replace(input=InputChecks(validators=validators(FALCON)))
+    tricky = "İİİİİİ tell me about Project Falcon"
+    verdict = await engine.check_input(policy, [{"role": "user", "content": tricky}])
+    assert verdict.blocked is not None and verdict.blocked.check == "validator:ban_list"
+    assert not verdict.degraded
+
+
 async def test_output_validators_flag_or_append_their_disclaimer(engine):
     flag = default_policy().replace(output=OutputChecks(validators=validators(SHORT, action="flag")))
     long_answer = "The quarterly report is ready and it is rather long."

@@ -14,6 +14,7 @@ from gateway.guardrails import (
     domain_policy,
     policy_schema,
 )
+from gateway.guardrails.policy import nested_repetition
 
 
 def test_the_default_policy_masks_pii_on_input_and_blocks_jailbreaks():
@@ -63,6 +64,17 @@ def test_a_partial_policy_fills_in_the_defaults():
         ({"output": {"validators": [{"name": "Regex Match"}]}}, "output.validators.0.name", "guardrails-ai"),
         ({"output": {"validators": [{"args": {}}]}}, "output.validators.0.name", "missing required field"),
         (
+            {"output": {"validators": [{"name": "regex_match", "args": {"regex": "^(a+)+$"}}]}},
+            "output.validators.0.args",
+            "exponential time",
+        ),
+        (
+            {"input": {"validators": [{"name": "x", "args": {"validation_endpoint": "https://example.com"}}]}},
+            "input.validators.0.args",
+            "nothing leaves it",
+        ),
+        ({"input": {"validators": [{"name": "x", "args": {"use_local": False}}]}}, "input.validators.0.args", "not"),
+        (
             {"input": {"validators": [{"name": "x", "action": "append_disclaimer", "disclaimer": "d"}]}},
             "input.validators.0.action",
             "output",
@@ -103,3 +115,21 @@ def test_the_schema_documents_every_section():
         defs
     )
     assert "append_disclaimer" in defs["PiiCheck"]["properties"]["action"]["enum"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "nested"),
+    [
+        ("(a+)+b", True),
+        ("(x*)*", True),
+        ("(.*a){3}", True),
+        ("(?=(a+)+)b", True),
+        (r"^[A-Z][a-z]+$", False),
+        (r"\d{3}-\d{4}", False),
+        ("(ab)+", False),
+        (r"[a-z]+@[a-z]+\.com", False),
+        ("(", False),
+    ],
+)
+def test_a_regex_that_repeats_a_repetition_is_recognised(pattern, nested):
+    assert nested_repetition(pattern) is nested
