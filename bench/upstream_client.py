@@ -1,4 +1,4 @@
-"""What the HTTP client to the upstream costs: httpx vs aiohttp (vs httpx over aiohttp's transport).
+"""What the HTTP client to the upstream costs: httpx vs aiohttp (vs httpx over aiohttp's transport, and pyreqwest when installed).
 
 Starts ``upstream.py`` on its own core, then, in this process on another core, sends
 non-streaming chat completions through each client at concurrency 1 and 64 and prints
@@ -80,6 +80,24 @@ async def run(url: str, requests: int) -> list[tuple[str, int, float, float]]:
         clients["httpx over aiohttp"] = via_bridge
     except ImportError:
         print("httpx-aiohttp not installed: that row is skipped", file=sys.stderr)
+    reqwest = None
+    try:
+        from pyreqwest.client import ClientBuilder
+
+        reqwest = ClientBuilder().max_connections(100).build()
+
+        async def via_pyreqwest() -> None:
+            async with reqwest.post(url).body_bytes(BODY).headers(HEADERS).build_streamed() as response:
+                await response.bytes()
+
+        async def via_pyreqwest_whole() -> None:
+            response = await reqwest.post(url).body_bytes(BODY).headers(HEADERS).build().send()
+            await response.bytes()
+
+        clients["pyreqwest (streamed)"] = via_pyreqwest
+        clients["pyreqwest"] = via_pyreqwest_whole
+    except ImportError:
+        print("pyreqwest not installed: that row is skipped", file=sys.stderr)
     rows = []
     try:
         for concurrency in (1, 64):
