@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.admin.harness import Console, ConsoleClient, field_error, soup
-from tests.admin.test_policy_editor import form_data
+from tests.admin.test_policy_editor import admin, form_data  # noqa: F401 (admin: the signed-in fixture)
 from tests.gateway.harness import wait_for
 
 pytest.importorskip(
@@ -19,14 +19,6 @@ pytest.importorskip(
 )
 
 BANNED = '{"banned_words": ["Project Falcon"]}'
-
-
-@pytest.fixture
-def admin(console: Console) -> ConsoleClient:
-    assert console.admin_api.post("/admin/api/tenants", json={"name": "acme"}).status_code == 201
-    client = console.signed_in()
-    client.page("/admin/tenants/acme")
-    return client
 
 
 def blank_row(response, side: str) -> str:
