@@ -68,7 +68,9 @@ class EmbeddingModel:
 
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vectors = self._model.encode(list(missing), normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
+            vectors = self._model.encode(
+                list(missing), normalize_embeddings=True, convert_to_numpy=True, batch_size=32, show_progress_bar=False
+            )
             with self._lock:
                 for text, vector in zip(missing, vectors, strict=True):
                     self._cache[text] = np.asarray(vector, dtype=np.float32)
