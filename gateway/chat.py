@@ -194,9 +194,9 @@ class ChatService:
     ) -> ChatOutcome:
         body = screened.body
         async with self.meter.on_failure(metered):
-            with observe_canary(self.canary, plan) as answered_by:
+            with observe_canary(self.canary, plan, stream=True) as canary:
                 served = await self.dispatcher.open_stream(plan, body, metered.caller.tenant.name)
-                answered_by(served.target.model)
+                canary(served.target.model)
         first, rest = served.result
         target = served.target
         ttft = time.perf_counter() - metered.started
@@ -214,6 +214,7 @@ class ChatService:
                     self.sampler.offer(tenant_id, metered.request_id, request.model, body["messages"], answer)
             if relay.failed:
                 self.dispatcher.record_stream_failure(target)
+            canary.settle(relay.completed, bool(relay.failed))
             status = 200 if relay.completed else (502 if relay.failed else 499)
             usage = relay.usage or {"prompt_tokens": prompt_tokens, "completion_tokens": relay.deltas_seen}
             await self.meter.finish(

@@ -56,27 +56,58 @@ def counts_as_error(error: BaseException) -> bool:
     return not isinstance(error, GatewayError) or status >= 500 or status == 404
 
 
+class CanaryObservation:
+    """One dispatch of a plan with an adapter arm: call it with the upstream model that answered."""
+
+    __slots__ = ("_monitor", "_choice", "answered", "_deferred", "_pending")
+
+    def __init__(self, monitor: CanaryMonitor | None, choice: AdapterChoice | None, deferred: bool) -> None:
+        self._monitor, self._choice, self._deferred = monitor, choice, deferred
+        self.answered = choice.adapter.served_name if choice is not None else ""
+        self._pending: tuple[bool, float] | None = None
+
+    def __call__(self, model: str) -> None:
+        self.answered = model
+
+    def _record(self, ok: bool, seconds: float) -> None:
+        if self._deferred and ok:
+            self._pending = (ok, seconds)
+            return
+        self._monitor.record(self._choice, ok, seconds)
+
+    def settle(self, completed: bool, failed: bool) -> None:
+        """For a stream: its end. A stream the upstream broke after its first chunk counts as the arm's
+        failure; one the client left is counted by how it began; once only."""
+        if self._pending is None:
+            return
+        ok, seconds = self._pending
+        self._pending = None
+        self._monitor.record(self._choice, ok and (completed or not failed), seconds)
+
+
 @contextmanager
-def observe_canary(monitor: CanaryMonitor | None, plan: Any) -> Iterator[Callable[[str], None]]:
+def observe_canary(monitor: CanaryMonitor | None, plan: Any, *, stream: bool = False) -> Iterator[CanaryObservation]:
     """Time the block (one dispatch of ``plan``) and record its outcome for the plan's adapter arm.
 
-    Call the yielded function with the upstream model that answered: an answer from anything but
-    the chosen adapter (a fallback) counts as that arm's failure, as does an error raised here.
+    Call the yielded observation with the upstream model that answered: an answer from anything but
+    the chosen adapter (a fallback) counts as that arm's failure, as does an error raised here. With
+    ``stream``, a good start is recorded only when ``settle`` is called at the stream's end (the time
+    recorded is still the time to the first chunk).
     """
     choice = getattr(plan, "adapter", None)
     if monitor is None or choice is None or not choice.canary_live:
-        yield lambda model: None
+        yield CanaryObservation(None, None, stream)
         return
-    answered = [choice.adapter.served_name]
+    observation = CanaryObservation(monitor, choice, stream)
     started = monitor.clock()
     try:
-        yield lambda model: answered.__setitem__(0, model)
+        yield observation
     except asyncio.CancelledError:
         raise
     except BaseException as error:
         monitor.record(choice, not counts_as_error(error), monitor.clock() - started)
         raise
-    monitor.record(choice, answered[0] == choice.adapter.served_name, monitor.clock() - started)
+    observation._record(observation.answered == choice.adapter.served_name, monitor.clock() - started)
 
 
 class CanaryMonitor:

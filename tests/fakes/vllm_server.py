@@ -188,11 +188,23 @@ class FakeVLLM:
         ``after_chunks`` stream chunks (a non-streaming answer is then cut after half its body)."""
         self._add(_Fault("drop", n, frozenset(endpoints), after_chunks=after_chunks))
 
-    def error_mid_stream_next(self, n: int = 1, *, after_chunks: int = 1, status: int = 500, message: str = "") -> None:
+    def error_mid_stream_next(
+        self,
+        n: int = 1,
+        *,
+        after_chunks: int = 1,
+        status: int = 500,
+        message: str = "",
+        models: Iterable[str] | None = None,
+    ) -> None:
         """Make the next ``n`` streams send vLLM's ``data: {"error": ...}`` event after
-        ``after_chunks`` chunks, followed by ``data: [DONE]`` as vLLM does."""
+        ``after_chunks`` chunks, followed by ``data: [DONE]`` as vLLM does; with ``models``, only
+        streams for those models (or LoRA adapters) count."""
         body = _error(message or "Internal server error", "InternalServerError", status)
-        self._add(_Fault("stream_error", n, frozenset({"chat"}), status=status, body=body, after_chunks=after_chunks))
+        chosen = frozenset(models) if models is not None else None
+        fault = _Fault("stream_error", n, frozenset({"chat"}), status=status, body=body, after_chunks=after_chunks)
+        fault.models = chosen
+        self._add(fault)
 
     def restart(self) -> None:
         """Behave like a restarted server: adapters loaded at run time are gone."""

@@ -251,6 +251,27 @@ def test_a_failing_canary_is_rolled_back_automatically_with_the_reason_audited(s
     assert versions == {"legal-v1": "serving", "legal-v2": "rolled_back"}
 
 
+def test_a_canary_that_breaks_its_streams_after_the_first_chunk_is_rolled_back(stack, peft_folder):
+    stack.upload(zip_of(peft_folder))
+    stack.upload(zip_of(peft_folder))
+    stack.assign("legal-assistant", "legal", 1)
+    stack.gateway.admin.put("/admin/api/tenants/acme/adapters/legal-assistant/canary",
+                            json={"adapter": "legal", "version": 2, "percent": 50})  # fmt: skip
+    assert eventually(lambda: "legal-v2" in stack.gpu1.adapters and "legal-v2" in stack.gpu2.adapters)
+    for fake in (stack.gpu1, stack.gpu2):
+        fake.error_mid_stream_next(10_000, after_chunks=2, models={"legal-v2"})
+    broken = 0
+    for _ in range(120):
+        response = stack.chat("legal-assistant", stream=True)
+        assert response.status_code == 200  # the stream had begun: the error arrives as an event
+        broken += '"error"' in response.text and response.headers["x-gateway-model"] == "legal-v2"
+        state = stack.gateway.admin.get("/admin/api/tenants/acme/adapters/legal-assistant").json()
+        if state["status"] == "rolled_back":
+            break
+    assert state["status"] == "rolled_back" and "error rate" in state["note"]
+    assert broken >= 20
+
+
 def test_canary_steps_promotion_and_manual_rollback(stack, peft_folder):
     stack.upload(zip_of(peft_folder))
     stack.upload(zip_of(peft_folder))
