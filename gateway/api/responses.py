@@ -38,9 +38,17 @@ class ResponsesController(Controller):
 
     @get("/{response_id:str}")
     async def retrieve_response(
-        self, response_id: FromPath[str], services: NamedDependency[Services], caller: NamedDependency[Caller]
-    ) -> Response:
-        return _respond(await services.responses.retrieve(caller, response_id))
+        self,
+        response_id: FromPath[str],
+        services: NamedDependency[Services],
+        caller: NamedDependency[Caller],
+        stream: FromQuery[bool] = False,
+        starting_after: FromQuery[int | None] = None,
+    ) -> Response | Stream:
+        if starting_after is not None and starting_after < 0:
+            raise InvalidRequest("'starting_after' must be 0 or more.", param="starting_after")
+        outcome = await services.responses.retrieve(caller, response_id, stream=stream, starting_after=starting_after)
+        return _respond(outcome)
 
     @delete("/{response_id:str}", status_code=200)
     async def delete_response(

@@ -23,10 +23,11 @@ from gateway.directory import Caller
 from gateway.errors import InvalidRequest, NotFound
 from gateway.responses.items import input_items, output_as_input, page
 from gateway.responses.protocol import ResponsesRequest
+from gateway.responses.replay import replay_events
 from gateway.responses.request import chat_body
 from gateway.responses.response import ResponseFrame, from_completion
 from gateway.responses.store import ResponseStore
-from gateway.responses.stream import ResponseStream, response_events
+from gateway.responses.stream import ResponseStream, response_events, sse
 from gateway.validation import check, decode_object
 
 _encode = msgspec.json.Encoder().encode
@@ -114,12 +115,17 @@ class ResponsesService:
         request = msgspec.structs.replace(request, input=conversation)
         return request, chat_body({**raw, "input": conversation}, request), conversation
 
-    async def retrieve(self, caller: Caller, response_id: str) -> ResponsesOutcome:
-        """``GET /v1/responses/{id}``: the response as its client received it, with its ``x-attestation``."""
+    async def retrieve(
+        self, caller: Caller, response_id: str, *, stream: bool = False, starting_after: int | None = None
+    ) -> ResponsesOutcome:
+        """``GET /v1/responses/{id}``: the response as its client received it, with its ``x-attestation``;
+        with ``stream``, its events replayed (after sequence number ``starting_after``)."""
         stored = await self._stored(caller, response_id)
         attestation = await asyncio.to_thread(self.chat.attestations.get, stored.request_id, caller.tenant.id)
         headers = {"x-attestation": attestation.compact()} if attestation is not None else {}
-        return ResponsesOutcome(headers=headers, response=stored.response)
+        if not stream:
+            return ResponsesOutcome(headers=headers, response=stored.response)
+        return ResponsesOutcome(headers=headers, events=_replayed(replay_events(stored.response, starting_after)))
 
     async def input_items(
         self, caller: Caller, response_id: str, *, after: str | None, limit: int, order: str
@@ -139,3 +145,8 @@ class ResponsesService:
         if stored is None:
             raise ResponseNotFound(response_id)
         return stored
+
+
+async def _replayed(events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield sse(event)

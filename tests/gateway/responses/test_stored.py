@@ -87,6 +87,42 @@ def test_a_streamed_response_is_stored_and_can_be_continued(responses_stack):
     assert responses_stack.sent()["messages"][1] == {"role": "assistant", "content": "streamed and stored"}
 
 
+def test_a_stored_response_is_replayed_as_the_stream_that_made_it(responses_stack):
+    client = responses_stack.client()
+    responses_stack.vllm.reply = "replayed word for word"
+    live = list(client.responses.create(model="qwen", input="go", stream=True))
+    final = live[-1].response
+    replayed = list(client.responses.retrieve(final.id, stream=True))
+    assert [e.type for e in replayed] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e.sequence_number for e in replayed] == list(range(len(replayed)))
+    assert "".join(e.delta for e in replayed if e.type == "response.output_text.delta") == "replayed word for word"
+    assert replayed[2].item.id == final.output[0].id == replayed[-2].item.id
+    assert replayed[-1].response.model_dump() == final.model_dump()
+    resumed = list(client.responses.retrieve(final.id, stream=True, starting_after=5))
+    assert [e.sequence_number for e in resumed] == [6, 7, 8]
+
+    responses_stack.vllm.reply = Answer(tool_calls=(ToolCall("get_weather", {"city": "Oslo"}, id="call_oslo"),))
+    asked = client.responses.create(model="qwen", input="weather in Oslo?", tools=[WEATHER_TOOL])
+    events = list(client.responses.retrieve(asked.id, stream=True))
+    (arguments,) = [e for e in events if e.type == "response.function_call_arguments.done"]
+    assert arguments.arguments == asked.output[0].arguments and arguments.item_id == asked.output[0].id
+    refused = httpx.get(
+        f"{responses_stack.gateway.url}/v1/responses/{asked.id}?stream=true&starting_after=-1",
+        headers={"authorization": f"Bearer {responses_stack.key}"},
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "starting_after"
+
+
 def test_retrieve_delete_and_list_input_items(responses_stack):
     client = responses_stack.client()
     image = "data:image/png;base64,iVBORw0KGgo="
