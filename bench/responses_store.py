@@ -20,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
+from attestation import fresh_postgres  # bench/attestation.py: a throw-away PostgreSQL database
 from gateway.responses.items import input_items, output_as_input
 from gateway.responses.protocol import message_item, new_id, output_text_part
 from gateway.responses.settings import ResponsesSettings
@@ -33,20 +31,6 @@ from gateway.storage.models import Tenant
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 QUESTION = "Please summarise clause seven of the supplier agreement and say what changes for us " * 3
 ANSWER = "Clause seven moves the delivery window from thirty to forty five days and adds a penalty " * 8
-
-
-def fresh_postgres(admin_url: str):
-    name = "gw_bench_" + secrets.token_hex(4)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 async def conversation(store: ResponseStore, tenant_id: int, turns: int) -> list[tuple[float, float, int]]:

@@ -45,6 +45,19 @@ class AdapterStack:
         return httpx.post(f"{self.gateway.url}/v1/chat/completions", json=body,
                           headers={"authorization": f"Bearer {key or self.key}"}, timeout=30)  # fmt: skip
 
+    def start_canary(self, archive: bytes, percent: int, **assign) -> None:
+        """Versions 1 and 2 of ``legal``, 1 assigned to ``legal-assistant``, 2 its canary at ``percent``,
+        loaded on both backends."""
+        self.upload(archive)
+        self.upload(archive)
+        self.assign("legal-assistant", "legal", 1, **assign)
+        canary = self.gateway.admin.put(
+            "/admin/api/tenants/acme/adapters/legal-assistant/canary",
+            json={"adapter": "legal", "version": 2, "percent": percent},
+        )
+        assert canary.status_code == 200, canary.text
+        assert eventually(lambda: "legal-v2" in self.gpu1.adapters and "legal-v2" in self.gpu2.adapters)
+
     def upload(self, data: bytes, name: str = "legal") -> dict:
         response = self.gateway.admin.post(
             f"/admin/api/adapters?name={name}&base_model=qwen", content=data, headers=ZIP
@@ -186,15 +199,7 @@ async def _many(url: str, key: str, n: int, concurrency: int = 8, **extra) -> Co
 
 
 def test_a_ten_percent_canary_gets_ten_percent_of_2000_requests(stack, peft_folder):
-    stack.upload(zip_of(peft_folder))
-    stack.upload(zip_of(peft_folder))
-    stack.assign("legal-assistant", "legal", 1)
-    canary = stack.gateway.admin.put(
-        "/admin/api/tenants/acme/adapters/legal-assistant/canary",
-        json={"adapter": "legal", "version": 2, "percent": 10},
-    )
-    assert canary.status_code == 200, canary.text
-    assert eventually(lambda: "legal-v2" in stack.gpu1.adapters and "legal-v2" in stack.gpu2.adapters)
+    stack.start_canary(zip_of(peft_folder), 10)
     seen = asyncio.run(_many(stack.gateway.url, stack.key, 2000))
     assert seen["legal-v1"] + seen["legal-v2"] == 2000
     print(f"canary share over 2000 requests at 10 %: {seen['legal-v2'] / 2000:.2%}")
@@ -202,23 +207,14 @@ def test_a_ten_percent_canary_gets_ten_percent_of_2000_requests(stack, peft_fold
 
 
 def test_a_per_user_split_keeps_each_user_on_one_version(stack, peft_folder):
-    stack.upload(zip_of(peft_folder))
-    stack.upload(zip_of(peft_folder))
-    stack.assign("legal-assistant", "legal", 1, split_by="user")
-    stack.gateway.admin.put("/admin/api/tenants/acme/adapters/legal-assistant/canary",
-                            json={"adapter": "legal", "version": 2, "percent": 50})  # fmt: skip
+    stack.start_canary(zip_of(peft_folder), 50, split_by="user")
     for user in ("ayse", "mehmet", "zeynep", "can"):
         expected = "legal-v2" if bucket("legal-assistant", user) < 5000 else "legal-v1"
         assert {stack.chat("legal-assistant", user=user).headers["x-gateway-model"] for _ in range(5)} == {expected}
 
 
 def test_a_failing_canary_is_rolled_back_automatically_with_the_reason_audited(stack, peft_folder):
-    stack.upload(zip_of(peft_folder))
-    stack.upload(zip_of(peft_folder))
-    stack.assign("legal-assistant", "legal", 1)
-    stack.gateway.admin.put("/admin/api/tenants/acme/adapters/legal-assistant/canary",
-                            json={"adapter": "legal", "version": 2, "percent": 50})  # fmt: skip
-    assert eventually(lambda: "legal-v2" in stack.gpu1.adapters and "legal-v2" in stack.gpu2.adapters)
+    stack.start_canary(zip_of(peft_folder), 50)
     for fake in (stack.gpu1, stack.gpu2):
         fake.fail_next(10_000, status=500, models={"legal-v2"})
     seen = Counter()
@@ -252,12 +248,7 @@ def test_a_failing_canary_is_rolled_back_automatically_with_the_reason_audited(s
 
 
 def test_a_canary_that_breaks_its_streams_after_the_first_chunk_is_rolled_back(stack, peft_folder):
-    stack.upload(zip_of(peft_folder))
-    stack.upload(zip_of(peft_folder))
-    stack.assign("legal-assistant", "legal", 1)
-    stack.gateway.admin.put("/admin/api/tenants/acme/adapters/legal-assistant/canary",
-                            json={"adapter": "legal", "version": 2, "percent": 50})  # fmt: skip
-    assert eventually(lambda: "legal-v2" in stack.gpu1.adapters and "legal-v2" in stack.gpu2.adapters)
+    stack.start_canary(zip_of(peft_folder), 50)
     for fake in (stack.gpu1, stack.gpu2):
         fake.error_mid_stream_next(10_000, after_chunks=2, models={"legal-v2"})
     broken = 0
