@@ -112,8 +112,10 @@ class ChatService:
             screened = await self.guard.screen_input(tenant.id, tenant.name, body, request_id)
         metered.policy_version = screened.version
         body = screened.body
-        screen = functools.partial(self.guard.screen_context, screened)
-        context = await self.knowledge.augment(tenant, body, choice, screen) if self.knowledge else None
+        context = None
+        if self.knowledge is not None:
+            screen = functools.partial(self.guard.screen_context, screened)
+            context = await self.knowledge.augment(tenant, body, choice, screen)
         if context is not None:
             screened.body = body = context.body
             if context.documents:
