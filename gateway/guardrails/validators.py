@@ -100,8 +100,7 @@ class ValidatorRegistry:
             log.warning("guardrails-ai validator %s raised %s, on a sample too: skipped", name, error)
             unavailable = ValidatorRejectedArgs(f"{name} cannot run with these args")
             with self._lock:
-                self._cache[_key(name, args)] = unavailable
-                self._failed_at[_key(name, args)] = time.monotonic()
+                self._remember(_key(name, args), unavailable)
             raise unavailable from None
         log.warning("guardrails-ai validator %s raised %s on this text: counted as failed", name, error)
         return ValidatorOutcome(False, f"{name} could not check this text")
@@ -114,8 +113,7 @@ class ValidatorRegistry:
         except Exception as exc:
             rejected = ValidatorRejectedArgs(f"{name} fails with these args: {type(exc).__name__}: {exc}")
             with self._lock:
-                self._cache[_key(name, args)] = rejected
-                self._failed_at[_key(name, args)] = time.monotonic()
+                self._remember(_key(name, args), rejected)
             raise rejected from exc
 
     def check_policy(self, policy: GuardrailPolicy) -> None:
@@ -138,16 +136,20 @@ class ValidatorRegistry:
                 found = self._cache.get(key)
                 if found is None or self._retry_due(key):
                     try:
-                        found = _build(name, args)
+                        found = self._cache[key] = _build(name, args)
                         self._failed_at.pop(key, None)
                     except ValidatorUnavailable as exc:
                         log.warning("guardrails-ai validator %s is unavailable: %s", name, exc)
-                        found = exc
-                        self._failed_at[key] = time.monotonic()
-                    self._cache[key] = found
+                        found = self._remember(key, exc)
         if isinstance(found, ValidatorUnavailable):
             raise found
         return found
+
+    def _remember(self, key: str, unavailable: ValidatorUnavailable) -> ValidatorUnavailable:
+        """Keep ``unavailable`` for ``key`` until a retry is due (the caller holds the lock)."""
+        self._cache[key] = unavailable
+        self._failed_at[key] = time.monotonic()
+        return unavailable
 
     def _retry_due(self, key: str) -> bool:
         failed_at = self._failed_at.get(key)
