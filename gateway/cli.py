@@ -19,18 +19,25 @@ def _open(args: argparse.Namespace):
     return settings, db
 
 
+def served_app(settings: Settings):
+    """The app ``gateway serve`` runs: the gateway, its console, and a heap settled after start-up."""
+    from admin import install_console
+    from gateway.app import create_app
+    from gateway.heap import settle_heap_after_start
+
+    return create_app(settings, extensions=[install_console, settle_heap_after_start])
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from admin import install_console
-    from gateway.app import create_app
     from gateway.jsonlog import configure_logging
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings.load(args.config, **overrides)
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings, extensions=[install_console]),
+        served_app(settings),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -146,6 +146,11 @@ class Services:
         if self.settings.guardrails.enabled and self.settings.guardrails.warm_on_start:
             self._warming = asyncio.create_task(self.guard.engine.warm())
 
+    @property
+    def warming(self) -> asyncio.Task | None:
+        """The background warm-up started by ``start`` (guardrail models), if any."""
+        return self._warming
+
     async def stop(self) -> None:
         if self._warming is not None:
             self._warming.cancel()
