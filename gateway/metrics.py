@@ -59,16 +59,34 @@ class Metrics:
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )
+        # Per-request series, looked up once per label set: ``labels()`` takes a lock and
+        # rebuilds its key on every call, which was ~2% of the gateway's CPU per request.
+        self._request_series: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
+        self._token_series: dict[tuple[str, str], tuple[Counter, Counter]] = {}
 
     def request(self, tenant: str, endpoint: str, backend: str, status: int, seconds: float) -> None:
-        self.requests.labels(tenant, endpoint, backend, str(status)).inc()
-        self.latency.labels(tenant, endpoint, backend).observe(seconds)
+        key = (tenant, endpoint, backend, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = self._request_series[key] = (
+                self.requests.labels(tenant, endpoint, backend, str(status)),
+                self.latency.labels(tenant, endpoint, backend),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def usage(self, tenant: str, backend: str, usage: dict | None) -> None:
         if not usage:
             return
-        self.tokens.labels(tenant, backend, "prompt").inc(usage.get("prompt_tokens") or 0)
-        self.tokens.labels(tenant, backend, "completion").inc(usage.get("completion_tokens") or 0)
+        key = (tenant, backend)
+        series = self._token_series.get(key)
+        if series is None:
+            series = self._token_series[key] = (
+                self.tokens.labels(tenant, backend, "prompt"),
+                self.tokens.labels(tenant, backend, "completion"),
+            )
+        series[0].inc(usage.get("prompt_tokens") or 0)
+        series[1].inc(usage.get("completion_tokens") or 0)
 
     def fallback(self, tenant: str, from_backend: str, to_backend: str) -> None:
         self.fallbacks.labels(tenant, from_backend, to_backend).inc()

@@ -22,6 +22,11 @@ from gateway.accounting.spool import Spool
 from gateway.storage.database import Database
 from gateway.storage.models import UsageDaily, UsageRecord
 
+# Inserts go through the tables (Core), not the ORM classes: the ORM's bulk path handles every
+# row as an entity first (bench/limits_ledger.py: 22 against 18 µs per record on SQLite).
+_RECORDS = UsageRecord.__table__
+_DAILY = UsageDaily.__table__
+
 log = logging.getLogger("gateway.ledger")
 
 _ROLLUP_COLUMNS = ("requests", "errors", "fallbacks", "prompt_tokens", "completion_tokens", "cost", "latency_ms_total")
@@ -99,10 +104,10 @@ class Ledger:
             if not new:
                 return 0
             rows = [_row(r) for r in new]
-            session.execute(self._insert(UsageRecord).on_conflict_do_nothing(), rows)
+            session.execute(self._insert(_RECORDS).on_conflict_do_nothing(), rows)
             for values in _rollup(rows):
-                statement = self._insert(UsageDaily).values(**values)
-                increments = {c: getattr(UsageDaily, c) + statement.excluded[c] for c in _ROLLUP_COLUMNS}
+                statement = self._insert(_DAILY).values(**values)
+                increments = {c: _DAILY.c[c] + statement.excluded[c] for c in _ROLLUP_COLUMNS}
                 session.execute(
                     statement.on_conflict_do_update(index_elements=["tenant_id", "day", "model"], set_=increments)
                 )

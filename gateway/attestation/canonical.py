@@ -81,7 +81,9 @@ def sha256_hex(data: bytes) -> str:
 
 def format_time(moment: datetime) -> str:
     """The one time format that is hashed and signed: UTC, microseconds, ``Z`` (``2025-06-01T12:00:00.123456Z``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _slow(value: Any) -> bytes:

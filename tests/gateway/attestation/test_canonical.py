@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import random
 import struct
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import rfc8785
 
-from gateway.attestation.canonical import CanonicalizationError, canonicalize
+from gateway.attestation.canonical import CanonicalizationError, canonicalize, format_time
 
 
 def random_json(rng: random.Random, depth: int = 0):
@@ -109,3 +110,16 @@ def test_rfc8785_appendix_example():
 def test_non_json_is_refused(bad):
     with pytest.raises(CanonicalizationError):
         canonicalize({"k": bad} if not isinstance(bad, dict) else bad)
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC), "2025-06-01T12:00:00.123456Z"),
+        (datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC), "2025-06-01T12:00:00.000000Z"),
+        (datetime(2025, 6, 1, 15, 0, 0, 5, tzinfo=timezone(timedelta(hours=3))), "2025-06-01T12:00:00.000005Z"),
+        (datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "2025-12-31T23:30:00.000000Z"),
+    ],
+)
+def test_the_signed_time_is_utc_with_microseconds_and_z(moment, text):
+    assert format_time(moment) == text
