@@ -17,8 +17,9 @@ from litestar.openapi import OpenAPIConfig
 from gateway.api.adapters import AdaptersApiController
 from gateway.api.admin import AdminApiController
 from gateway.api.attestations import AttestationController
-from gateway.api.chat_route import chat_completions_route
+from gateway.api.chat_route import CHAT_COMPLETIONS_PATH, chat_completions_handler, chat_completions_route
 from gateway.api.errors import EXCEPTION_HANDLERS
+from gateway.api.hot_path import GatewayApp
 from gateway.api.knowledge import KnowledgeApiController
 from gateway.api.ops import healthz, metrics, readyz
 from gateway.api.request_id import request_id_middleware
@@ -33,13 +34,14 @@ Extension = Callable[[AppConfig, Services], None]
 
 def create_app(
     settings: Settings, extensions: Sequence[Extension] = (), guardrail_engine: GuardrailEngine | None = None
-) -> Litestar:
+) -> GatewayApp:
     """Build the app; nothing is connected until the app starts.
 
     ``guardrail_engine`` lets several apps in one process share one engine (its Presidio and
     classifier take seconds to load); by default each app builds its own.
     """
     services = Services.build(settings, guardrail_engine)
+    chat_completions = chat_completions_handler(services, settings.max_body_bytes)
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -54,7 +56,7 @@ def create_app(
 
     config = AppConfig(
         route_handlers=[
-            chat_completions_route(services, settings.max_body_bytes),
+            chat_completions_route(chat_completions),
             OpenAIController,
             ResponsesController,
             AttestationController,
@@ -79,6 +81,7 @@ def create_app(
     )
     for extension in extensions:
         extension(config, services)
-    app = Litestar.from_config(config)
+    app = GatewayApp.from_config(config)
+    app.serve_hot({CHAT_COMPLETIONS_PATH: chat_completions})
     app.state.services = services
     return app

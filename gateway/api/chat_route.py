@@ -12,12 +12,13 @@ from __future__ import annotations
 from litestar.exceptions import MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.response.streaming import ASGIStreamingResponse
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.request_id import request_id_of
 from gateway.errors import AuthenticationFailed, PayloadTooLarge
 from gateway.services import Services
 
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _JSON = (b"content-type", b"application/json")
 
@@ -61,8 +62,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def chat_completions_route(services: Services, max_body_bytes: int) -> ASGIRouteHandler:
-    """The route handler, bound to this app's services."""
+def chat_completions_handler(services: Services, max_body_bytes: int) -> ASGIApp:
+    """The plain ASGI handler, bound to this app's services (``GatewayApp`` serves it directly)."""
 
     async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -89,4 +90,9 @@ def chat_completions_route(services: Services, max_body_bytes: int) -> ASGIRoute
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 
-    return asgi("/v1/chat/completions", copy_scope=False)(chat_completions)
+    return chat_completions
+
+
+def chat_completions_route(handler: ASGIApp) -> ASGIRouteHandler:
+    """The same handler as a Litestar route, for the path's other spellings and the OpenAPI schema."""
+    return asgi(CHAT_COMPLETIONS_PATH, copy_scope=False)(handler)

@@ -30,23 +30,37 @@ def request_id_of(scope: Scope) -> str:
     return scope["state"]["request_id"]
 
 
+class StampedSend:
+    """``send`` that adds ``x-request-id`` to the response's start, and remembers whether it began."""
+
+    __slots__ = ("_send", "_header", "started")
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self._header = (REQUEST_ID_HEADER, request_id.encode())
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message["headers"] = [*message.get("headers", ()), self._header]
+        await self._send(message)
+
+
+def stamp(scope: Scope, send: Send, request_id: str) -> StampedSend:
+    """Give the request ``request_id`` (``request_id_of(scope)``) and its response the header."""
+    scope.setdefault("state", {})["request_id"] = request_id
+    return StampedSend(send, request_id)
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Pure ASGI middleware (no per-request objects beyond the id itself)."""
+    """Pure ASGI middleware (no per-request objects beyond the id and its ``send``)."""
     new_request_id = RequestIds().new
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (REQUEST_ID_HEADER, request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        await app(scope, receive, send_with_id)
+        await app(scope, receive, stamp(scope, send, new_request_id()))
 
     return middleware

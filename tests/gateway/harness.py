@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 
+from gateway.api.hot_path import GatewayApp
 from gateway.app import Extension, create_app
 from gateway.guardrails import GuardrailEngine
 from gateway.services import Services
@@ -28,6 +29,7 @@ class RunningGateway:
     url: str
     services: Services
     admin: httpx.Client
+    app: GatewayApp
 
     def openai(self, key: str, **kwargs: Any) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **kwargs)
@@ -71,7 +73,7 @@ def running_gateway(settings: Settings, extensions: Sequence[Extension] = ()) ->
     app = create_app(settings, extensions=extensions, guardrail_engine=shared_guardrail_engine())
     with serve_in_thread(app, lifespan="on") as url:
         with httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as admin:
-            yield RunningGateway(url, app.state.services, admin)
+            yield RunningGateway(url, app.state.services, admin, app)
 
 
 def wait_for(condition, timeout: float = 3.0) -> bool:
