@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,19 +12,23 @@ REQUEST_ID_HEADER = b"x-request-id"
 
 
 class RequestIds:
-    """Unique, unpredictable-enough request ids without a system call per request.
+    """Unique, time-ordered request ids without a system call per request.
 
-    96 random bits from a generator seeded once from the OS (``secrets``); ids are only
-    identifiers (everything fetched by id is also scoped to the caller's tenant), so they need
-    to be unique across replicas, not secret. ``secrets.token_hex`` per request cost about 3%
-    of the gateway's CPU under load.
+    ``req_`` + 12 hex digits of the Unix time in milliseconds + 20 hex digits (80 bits) from a
+    generator seeded once from the OS (``secrets``), like a UUIDv7. Ids are only identifiers
+    (everything fetched by id is also scoped to the caller's tenant), so they need to be unique
+    across replicas, not secret; ``secrets.token_hex`` per request cost about 3% of the gateway's
+    CPU under load. Time first, because the ledger, the attestations, the audit chain and the
+    stored responses are all keyed or indexed by request id: random ids put every insert on a
+    random page of each of those indexes, which on SQLite dirtied several pages per request and
+    made writing the attestations the gateway's costliest thread; time-ordered ids append.
     """
 
     def __init__(self) -> None:
         self._random = random.Random(secrets.randbits(128))
 
     def new(self) -> str:
-        return f"req_{self._random.getrandbits(96):024x}"
+        return f"req_{time.time_ns() // 1_000_000:012x}{self._random.getrandbits(80):020x}"
 
 
 def request_id_of(scope: Scope) -> str:
