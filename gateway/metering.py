@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +41,29 @@ class Metered:
     @property
     def headers(self) -> dict[str, str]:
         return self.admission.headroom.headers() if self.admission else {}
+
+
+class AccountFailure:
+    """``async with meter.on_failure(metered):`` (a class, not a generator: it wraps several steps of every request)."""
+
+    __slots__ = ("_meter", "_metered", "_details")
+
+    def __init__(self, meter: Meter, metered: Metered, details: dict[str, Any]) -> None:
+        self._meter = meter
+        self._metered = metered
+        self._details = details
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, _traceback: Any) -> bool:
+        if isinstance(error, GatewayError):
+            metered = self._metered
+            if metered.policy_version is None:
+                metered.policy_version = getattr(error, "policy_version", None)
+            await self._meter.finish(metered, status=error.status, **self._details)
+            error.headers = {**metered.headers, **error.headers}
+        return False
 
 
 class Meter:
@@ -92,18 +113,10 @@ class Meter:
         await self.limiter.seed_month(f"tenant:{tenant_id}", month, spent)
         self._seeded.add((tenant_id, month))
 
-    @asynccontextmanager
-    async def on_failure(self, metered: Metered, **details: Any) -> AsyncIterator[None]:
+    def on_failure(self, metered: Metered, **details: Any) -> AccountFailure:
         """Around a step of the request: if it raises a ``GatewayError``, account the request as failed
         (with ``details``: backend, model, usage …) and give the error the rate-limit headers."""
-        try:
-            yield
-        except GatewayError as error:
-            if metered.policy_version is None:
-                metered.policy_version = getattr(error, "policy_version", None)
-            await self.finish(metered, status=error.status, **details)
-            error.headers = {**metered.headers, **error.headers}
-            raise
+        return AccountFailure(self, metered, details)
 
     async def finish(
         self,

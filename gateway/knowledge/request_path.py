@@ -172,7 +172,8 @@ class RequestKnowledge:
         """The upstream body: the extension field removed and, when RAG applies, the context added.
 
         ``screen`` is applied to the context before it is added (the tenant's input PII masking)."""
-        body = {k: v for k, v in body.items() if k != EXTENSION_FIELD}
+        if EXTENSION_FIELD in body:
+            body = {k: v for k, v in body.items() if k != EXTENSION_FIELD}
         config = self.book.config(tenant.id)
         if not self._wanted(tenant, choice):
             return Context(body)
