@@ -35,7 +35,7 @@ def settle_heap() -> None:
 
 
 def settle_heap_after_start(config: AppConfig, services: Services) -> None:
-    """App extension: ``settle_heap`` after every other start-up step and after the warm-up (``gateway serve`` installs it)."""
+    """App extension (``gateway serve`` installs it): ``settle_heap`` after start-up and after the warm-up."""
 
     def settle() -> None:
         settle_heap()

@@ -1,10 +1,11 @@
 """``POST /v1/chat/completions`` as a plain ASGI handler: the gateway's hottest route.
 
-Litestar still routes the request and its exception middleware still turns a raised
-``GatewayError`` into the one OpenAI-shaped error (``gateway.api.errors``); what this handler
-skips is the per-request machinery the route does not use: dependency resolution, the signature
-model, and building a ``Response`` object to turn it into ASGI messages. On the overhead
-benchmark that machinery was about an eighth of the CPU the gateway spends per request.
+A raised ``GatewayError`` still becomes the one OpenAI-shaped error (``gateway.api.errors``);
+what this handler skips is the per-request machinery the route does not use: dependency
+resolution, the signature model, and building a ``Response`` object to turn it into ASGI
+messages. On the overhead benchmark that machinery was about an eighth of the CPU the gateway
+spent per request. ``GatewayApp`` (``gateway.api.hot_path``) calls it for the exact path in
+front of Litestar's layers; Litestar routes the path's other spellings to it.
 """
 
 from __future__ import annotations
