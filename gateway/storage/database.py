@@ -26,6 +26,12 @@ def _normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SQLITE_CACHE_KIB = 65_536
+"""Each SQLite connection's page cache, at most (it grows as pages are read). SQLite's default of
+2 MB lets the audit chain's hash indexes, which every attestation writes at a random place, fall
+out of the cache within minutes of load; each insert then reads its pages back from the file."""
+
+
 def _enable_sqlite_wal(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -34,6 +40,7 @@ def _enable_sqlite_wal(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
 
