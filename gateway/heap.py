@@ -27,7 +27,11 @@ YOUNG_GENERATION_THRESHOLD = 10_000
 
 
 def settle_heap() -> None:
-    """Collect once, freeze what survives start-up and raise the young generation's threshold."""
+    """Collect once, freeze what survives start-up and raise the young generation's threshold.
+
+    Run again (after a warm-up), it first unfreezes, so that what became garbage since the last
+    time, such as a warm-up's temporary objects, is collected rather than frozen for good."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

@@ -126,8 +126,9 @@ class Ledger:
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    row = dict(record)
-    row.setdefault("policy_version", None)  # records spooled before the column existed
+    # Every column in every row (a Core executemany takes its columns from the first row): a
+    # record spooled before a column existed gets NULL there (policy_version, for one).
+    row = {name: record.get(name) for name in _RECORDS.c.keys()}
     created = row.get("created_at")
     row["created_at"] = datetime.fromtimestamp(created, timezone.utc) if isinstance(created, (int, float)) else created
     return row

@@ -19,7 +19,7 @@ from litestar import Litestar, Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.errors import EXCEPTION_HANDLERS
-from gateway.api.request_id import RequestIds, stamp
+from gateway.api.request_id import RequestIds, request_id_middleware, stamp
 
 
 class GatewayApp(Litestar):
@@ -28,7 +28,25 @@ class GatewayApp(Litestar):
     hot_routes: Mapping[str, ASGIApp] = {}
 
     def serve_hot(self, routes: Mapping[str, ASGIApp]) -> None:
-        """Answer these exact paths directly (each is also registered with Litestar for every other spelling)."""
+        """Answer these exact paths directly (each is also registered with Litestar for every other spelling).
+
+        Refused (``RuntimeError``) when the app has anything app-wide that the hot path would
+        skip: middleware other than the request id's, other exception handlers, CORS, allowed
+        hosts, or ``before_send`` / ``after_exception`` hooks."""
+        skipped = [
+            name
+            for name, present in (
+                ("middleware", list(self.middleware) != [request_id_middleware]),
+                ("exception handlers", dict(self.exception_handlers) != EXCEPTION_HANDLERS),
+                ("CORS", self.cors_config is not None),
+                ("allowed hosts", bool(self.allowed_hosts)),
+                ("before_send hooks", bool(self.before_send)),
+                ("after_exception hooks", bool(self.after_exception)),
+            )
+            if present
+        ]
+        if skipped:
+            raise RuntimeError(f"the hot path would skip this app's {', '.join(skipped)}")
         self.hot_routes = dict(routes)
         self._request_ids = RequestIds()
 

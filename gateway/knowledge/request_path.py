@@ -202,7 +202,7 @@ class RequestKnowledge:
                 hit.document_id, {"id": hit.document_id, "name": name, "sha256": sha256, "chunks": []}
             )
             entry["chunks"].append(hit.chunk_index)
-        body["messages"] = with_context(body["messages"], text)
+        body = {**body, "messages": with_context(body["messages"], text)}
         return Context(body, list(documents.values()), hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 

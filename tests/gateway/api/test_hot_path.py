@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from litestar.config.cors import CORSConfig
 
+from gateway.app import create_app
+from tests.gateway.harness import settings_for
 from tests.gateway.test_chat_proxy import HELLO
 
 EXACT = "/v1/chat/completions"
@@ -83,3 +86,11 @@ def test_an_unexpected_error_is_the_same_openai_shaped_500(stack, router_calls, 
     assert hot.json() == framework.json()
     assert hot.json()["error"]["code"] == "internal_error"
     assert "x-request-id" in hot.headers
+
+
+def test_an_app_with_app_wide_behaviour_the_hot_path_would_skip_is_refused(sqlite_url, tmp_path):
+    def with_cors(config, services):
+        config.cors_config = CORSConfig(allow_origins=["https://example.com"])
+
+    with pytest.raises(RuntimeError, match="CORS"):
+        create_app(settings_for(sqlite_url, tmp_path, []), extensions=[with_cors])
