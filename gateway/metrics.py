@@ -60,7 +60,7 @@ class Metrics:
             "gateway_upstream_errors", "Failed upstream attempts", ["backend", "error"], registry=r
         )
         # Per-request series, looked up once per label set: ``labels()`` takes a lock and
-        # rebuilds its key on every call, which was ~2% of the gateway's CPU per request.
+        # rebuilds its key on every call (4.8 against 1.8 µs per request for these four).
         self._request_series: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
         self._token_series: dict[tuple[str, str], tuple[Counter, Counter]] = {}
 
