@@ -204,8 +204,3 @@ class RequestKnowledge:
             entry["chunks"].append(hit.chunk_index)
         body = {**body, "messages": with_context(body["messages"], text)}
         return Context(body, list(documents.values()), hashlib.sha256(text.encode("utf-8")).hexdigest())
-
-
-def knowledge_headers(choice: Choice | None, context: Context | None) -> dict[str, str]:
-    """The response headers for the router's decision and the documents used."""
-    return {**(choice.headers() if choice else {}), **(context.headers() if context else {})}
